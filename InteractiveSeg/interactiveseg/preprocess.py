@@ -1,0 +1,40 @@
+"""From a volume and a box to the network's input, the same way for use and for training."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .geometry import Box, Crop, make_crop
+from .normalization import guess_modality, normalize
+from .volume import Volume
+
+
+@dataclass
+class PreparedInput:
+    crop: Crop
+    image: torch.Tensor  # (1, *grid_shape) normalised intensities on the network grid
+    modality: str
+    grid_spacing: tuple  # mm per grid voxel, (k, j, i)
+
+
+def prepare_input(volume: Volume, box: Box, card: dict) -> PreparedInput:
+    spec = card["input"]
+    grid_shape = tuple(None if g is None else int(g) for g in spec["grid_shape"])
+    crop = make_crop(box, volume.shape, grid_shape, spec["margin_fraction"], spec["margin_minimum"])
+    modality = volume.modality if volume.modality != "auto" else guess_modality(volume.array)
+    values = crop.extract(volume.array)
+    normalised = normalize(values, modality, tuple(spec.get("ct_window", (-1000.0, 1000.0))))
+    image = crop.to_grid(torch.from_numpy(normalised)[None])
+    return PreparedInput(crop, image, modality, crop.grid_spacing(volume.spacing))
+
+
+def as_network_batch(image: torch.Tensor, dims: int) -> torch.Tensor:
+    """(1, k, j, i) -> (1, 1, k, j, i) for a 3D network, or (k, 1, j, i) slices for a 2D one."""
+    return image[None] if dims == 3 else image.permute(1, 0, 2, 3)
+
+
+def from_network_batch(output: torch.Tensor, dims: int) -> torch.Tensor:
+    """Inverse of as_network_batch for (N, C, ...) outputs: gives (C, k, j, i)."""
+    return output[0] if dims == 3 else output.permute(1, 0, 2, 3)
+
