@@ -73,6 +73,15 @@ def write_labelmap(path, mask: np.ndarray, reference: Volume) -> Path:
     return path
 
 
+def write_scalar_map(path, values: np.ndarray, reference: Volume) -> Path:
+    """Write a float32 map (probability, uncertainty) on the reference grid."""
+    path = Path(path)
+    check_on_grid(values, reference, "map")
+    image = volume_to_sitk(reference, values.astype(np.float32))
+    atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True))
+    return path
+
+
 def write_segmentation(path, masks: dict, reference: Volume, colors: dict | None = None) -> Path:
     """Write segments {name: (k, j, i) mask} as a Slicer .seg.nrrd (one layer, labels 1..n)."""
     path = Path(path)

@@ -12,6 +12,7 @@ from .volume import Volume
 
 @dataclass
 class PreparedInput:
+    box: Box  # the user's box, clipped to the volume
     crop: Crop
     image: torch.Tensor  # (1, *grid_shape) normalised intensities on the network grid
     modality: str
@@ -21,12 +22,13 @@ class PreparedInput:
 def prepare_input(volume: Volume, box: Box, card: dict) -> PreparedInput:
     spec = card["input"]
     grid_shape = tuple(None if g is None else int(g) for g in spec["grid_shape"])
+    box = box.clipped(volume.shape)
     crop = make_crop(box, volume.shape, grid_shape, spec["margin_fraction"], spec["margin_minimum"])
     modality = volume.modality if volume.modality != "auto" else guess_modality(volume.array)
     values = crop.extract(volume.array)
     normalised = normalize(values, modality, tuple(spec.get("ct_window", (-1000.0, 1000.0))))
     image = crop.to_grid(torch.from_numpy(normalised)[None])
-    return PreparedInput(crop, image, modality, crop.grid_spacing(volume.spacing))
+    return PreparedInput(box, crop, image, modality, crop.grid_spacing(volume.spacing))
 
 
 def as_network_batch(image: torch.Tensor, dims: int) -> torch.Tensor:

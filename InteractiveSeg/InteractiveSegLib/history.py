@@ -1,0 +1,30 @@
+"""What one round changed in the scene, so Undo can put it back exactly.
+
+A round rewrites one segment inside one region and may change the scribbles; a step keeps
+the region's previous voxels and the scribbles as they were, nothing else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from interactiveseg import Box
+
+from .scribbles import Scribbles
+
+SEGMENT = "segment"
+REFINE = "refine"
+
+
+@dataclass
+class Step:
+    kind: str  # SEGMENT or REFINE
+    epoch: int  # which engine box (which Segment click) this round belongs to
+    volume_node: object  # the grid `region` and `previous` are on
+    segmentation_node: object
+    segment_id: str
+    created_segment: bool  # the round added the segment: undo removes it
+    region: Box
+    previous: np.ndarray  # the segment's voxels in `region` before the round, (k, j, i) bool
+    scribbles_before: Scribbles | None  # scribbles to show again after undo (None: leave them)

@@ -1,0 +1,328 @@
+"""The interactive loop on a MRML scene: box -> segment -> scribbles -> refine -> undo -> accept.
+
+Each user action is split in three, so the heavy part can run on a worker thread:
+
+    job = logic.plan_segment(volume, roi, segmentation)   # GUI thread: read and check the scene
+    result = job.run(progress, cancel)                     # any thread: engine only, no MRML
+    logic.apply(job, result)                               # GUI thread: write the scene, one undo step
+
+`plan_*` raises `InputError` (or `ModelError`) with a message for the user and leaves the
+scene unchanged; `apply` writes only the round's region of the chosen segment, plus the
+scribbles and the uncertainty overlay this logic owns. `segment()` and `refine()` do all
+three in one call. Qt-free: it runs in Slicer and on a plain `slicer-core` scene.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import interactiveseg
+from interactiveseg import InputError, Settings, default_model_path, load_model
+
+from . import history, labelmaps, scribbles
+from .roi_box import box_from_roi
+from .volume_nodes import volume_from_node, write_region_volume
+
+DEFAULT_SEGMENT_NAME = "InteractiveSeg"
+UNCERTAINTY_NAME = "InteractiveSeg uncertainty"
+_UNCERTAINTY_COLORS = "vtkMRMLPETProceduralColorNodePET-Heat"  # dark where sure, bright where unsure
+
+
+@dataclass
+class Job:
+    """One round to compute. `run` touches only the engine, so any thread may call it."""
+    kind: str  # history.SEGMENT or history.REFINE
+    compute: Callable  # (job, progress, cancel) -> Result; sets job.session
+    epoch: int
+    volume_node: object
+    segmentation_node: object  # None: a new segmentation node is made when the result arrives
+    segment_id: str  # "": a new segment is made when the result arrives
+    session: object = None
+    painted: object = None  # the scribbles a refine used (scribbles.Scribbles)
+    result: object = None
+
+    def run(self, progress=None, cancel=None):
+        self.result = self.compute(self, progress, cancel)
+        return self.result
+
+
+class InteractiveSegmentationLogic:
+    def __init__(self, scene, session_factory=interactiveseg.Session):
+        self.scene = scene
+        self.session_factory = session_factory  # (volume, model, device, settings) -> Session
+        self.show_uncertainty = False
+        self.uncertainty_node = None
+        self.scribble_node = None
+        self._session = None
+        self._volume_node = None
+        self._epoch = 0  # bumped by every Segment; a refine must belong to the current one
+        self._history: list = []
+        self._scribbles_after_last_round = None
+        self._in_flight = None
+        self._models: dict = {}
+
+    # One call: plan, run, apply (scripts and tests) ----------------------------------
+
+    def segment(self, volume_node, roi_node, segmentation_node=None, segment_id: str = "", **options):
+        return self._run(self.plan_segment(volume_node, roi_node, segmentation_node, segment_id, **options))
+
+    def refine(self, scribble_node=None):
+        return self._run(self.plan_refine(scribble_node or self.scribble_node))
+
+    # Planning (GUI thread): read and check the scene, change nothing -----------------
+
+    def plan_segment(self, volume_node, roi_node, segmentation_node=None, segment_id: str = "",
+                     model_path: str = "", settings: dict | None = None, device: str = "auto") -> Job:
+        self._check_idle()
+        if segmentation_node is not None:
+            if scribbles.is_scribble_node(segmentation_node):
+                raise InputError("The output segmentation is the scribble segmentation: choose or create another one.")
+            labelmaps.require_labelmap_source(segmentation_node)
+            if segment_id:
+                labelmaps.require_segment(segmentation_node, segment_id)
+        volume = volume_from_node(volume_node)
+        box = box_from_roi(roi_node, volume_node)
+        model = self.model(model_path, dims=2 if volume.shape[0] == 1 else 3)
+        chosen = Settings.from_card(model.card, **(settings or {}))
+
+        def compute(job, progress, cancel):  # a new session per box: the engine caches features per box
+            job.session = self.session_factory(volume, model, device, chosen)
+            return job.session.segment(box, progress=progress, cancel=cancel)
+
+        return self._plan(Job(history.SEGMENT, compute, self._epoch + 1, volume_node, segmentation_node, segment_id))
+
+    def plan_refine(self, scribble_node=None) -> Job:
+        self._check_idle()
+        if not self.can_refine:
+            raise InputError("Place a box and press Segment before refining.")
+        top = self._history[-1]
+        if not self._present(self._volume_node) or not self._present(top.segmentation_node):
+            raise InputError("The volume or the segmentation was removed: press Segment again.")
+        painted = scribbles.read_scribbles(scribble_node or self.scribble_node, self._volume_node)
+        if painted.empty:
+            raise InputError("Paint foreground or background scribbles on the mistakes, then press Refine.")
+        foreground, background = painted.masks()
+
+        def compute(job, progress, cancel):
+            return job.session.refine(foreground, background, progress=progress, cancel=cancel)
+
+        return self._plan(Job(history.REFINE, compute, self._epoch, self._volume_node, top.segmentation_node,
+                              top.segment_id, session=self._session, painted=painted))
+
+    def model(self, path: str = "", dims: int = 3):
+        """Load (once) and verify a model; "" is the default model shipped with the extension."""
+        path = Path(path) if path else default_model_path(dims)
+        key = (str(path.resolve()), path.stat().st_mtime_ns if path.is_file() else None)
+        if key not in self._models:
+            self._models[key] = load_model(path, dims=dims)  # ModelError on a missing or damaged file
+        return self._models[key]
+
+    # Applying (GUI thread) -----------------------------------------------------------
+
+    def apply(self, job: Job, result=None):
+        """Write a finished round into the scene as one undo step; returns the engine Result."""
+        result = result if result is not None else job.result
+        self._in_flight = None
+        if job.kind == history.REFINE and job.epoch != self._epoch:
+            raise InputError("The segmentation changed while refining: the result was dropped.")
+        if not self._present(job.volume_node) or (job.segmentation_node and not self._present(job.segmentation_node)):
+            self._drop_late(job)
+            raise InputError("The volume or segmentation was removed while computing: nothing was written.")
+        segmentation_node = job.segmentation_node or self._new_segmentation(job.volume_node)
+        segment_id, created = job.segment_id, False
+        if not segment_id or segmentation_node.GetSegmentation().GetSegment(segment_id) is None:
+            segment_id, created = self._new_segment(segmentation_node), True
+        previous = labelmaps.read_segment(segmentation_node, segment_id, job.volume_node, result.region)
+        labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.region, result.region_mask)
+        if job.kind == history.SEGMENT:
+            self._session, self._volume_node, self._epoch = job.session, job.volume_node, job.epoch
+            scribbles_before = self._clear_scribbles_for_new_box(job.volume_node)
+        else:
+            scribbles_before = self._scribbles_after_last_round
+            self._scribbles_after_last_round = job.painted
+        self._history.append(history.Step(job.kind, job.epoch, job.volume_node, segmentation_node, segment_id,
+                                          created, result.region, previous, scribbles_before))
+        job.segmentation_node, job.segment_id = segmentation_node, segment_id
+        self.update_uncertainty(result)
+        return result
+
+    def abandon(self, job: Job) -> None:
+        """Forget a job that was cancelled or failed; a result that still arrives never reaches the scene."""
+        self._in_flight = None
+        if job.result is not None:
+            self._drop_late(job)
+
+    # Undo, accept, discard -----------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight is not None
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._history) and not self.busy
+
+    @property
+    def can_refine(self) -> bool:
+        return bool(self._history) and self._session is not None and self._history[-1].epoch == self._epoch
+
+    @property
+    def rounds(self) -> int:
+        """Undo steps kept: rounds applied since the interaction started."""
+        return len(self._history)
+
+    def undo(self) -> bool:
+        """Take back the last round: its region of the segment, the scribbles, the engine's round."""
+        self._check_idle()
+        if not self._history:
+            return False
+        step = self._history.pop()
+        if self._present(step.segmentation_node) and self._present(step.volume_node):
+            segmentation = step.segmentation_node.GetSegmentation()
+            if step.created_segment:
+                segmentation.RemoveSegment(step.segment_id)
+            elif segmentation.GetSegment(step.segment_id) is not None:
+                labelmaps.write_segment_region(step.segmentation_node, step.segment_id, step.volume_node,
+                                               step.region, step.previous)
+        if step.scribbles_before is not None and self._present(self.scribble_node) and self._present(step.volume_node):
+            scribbles.write_scribbles(self.scribble_node, step.volume_node, step.scribbles_before)
+        current = None
+        if step.epoch == self._epoch and self._session is not None:
+            if step.kind == history.REFINE:
+                current = self._session.undo()
+                self._scribbles_after_last_round = step.scribbles_before
+            else:  # the engine cannot return to an earlier box: refining now needs a new Segment
+                self._session, self._epoch = None, self._epoch + 1
+        self.update_uncertainty(current)
+        return True
+
+    def accept(self) -> None:
+        """Keep the segment as it is and end the interaction (frees the engine's memory)."""
+        self._check_idle()
+        if self._present(self.scribble_node):
+            scribbles.clear_scribbles(self.scribble_node)
+        self._history.clear()
+        self._session, self._epoch = None, self._epoch + 1
+        self._scribbles_after_last_round = None
+        self._remove_uncertainty()
+
+    def discard(self) -> None:
+        """Undo every round of this interaction, then end it."""
+        while self.undo():
+            pass
+        self.accept()
+
+    # Scene helpers the GUI uses ------------------------------------------------------
+
+    def ensure_scribble_node(self, volume_node, node=None):
+        """The scribble segmentation to paint on, made if needed (the user is about to paint)."""
+        if scribbles.is_scribble_node(node) and self._present(node) and scribbles.drawn_on(node) is volume_node:
+            scribbles.ensure_segments(node)
+        else:
+            if volume_node is None:
+                raise InputError("Select a source volume before painting scribbles.")
+            node = scribbles.create_scribble_node(self.scene, volume_node)
+        self.scribble_node = node
+        return node
+
+    def export_labelmap(self, labelmap_node=None):
+        """Copy the current segment into a labelmap volume on the source volume's grid."""
+        step = self._history[-1] if self._history else None
+        if step is None or not self._present(step.segmentation_node) or not self._present(step.volume_node):
+            raise InputError("Nothing to export yet: press Segment first.")
+        if labelmap_node is None:
+            name = step.segmentation_node.GetSegmentation().GetSegment(step.segment_id).GetName()
+            labelmap_node = self.scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode",
+                                                         self.scene.GenerateUniqueName(f"{name} label"))
+        labelmaps.export_to_labelmap(step.segmentation_node, step.segment_id, step.volume_node, labelmap_node)
+        return labelmap_node
+
+    def update_uncertainty(self, result) -> None:
+        """Show the round's uncertainty (0 sure, 1 unsure) over its region, or remove the overlay."""
+        if not self.show_uncertainty or result is None or not self._present(self._volume_node):
+            self._remove_uncertainty()
+            return
+        existed = self._present(self.uncertainty_node)
+        self.uncertainty_node = write_region_volume(
+            self.scene, self.uncertainty_node if existed else None, UNCERTAINTY_NAME,
+            result.region_uncertainty.astype(np.float32), self._volume_node, result.region)
+        display = self.uncertainty_node.GetDisplayNode()
+        if display is not None and not existed:
+            display.AutoWindowLevelOff()
+            display.SetWindowLevelMinMax(0.0, 1.0)
+            if self.scene.GetNodeByID(_UNCERTAINTY_COLORS) is not None:
+                display.SetAndObserveColorNodeID(_UNCERTAINTY_COLORS)
+
+    @property
+    def device(self) -> str:
+        """Where the engine computes ("cuda", "mps", "cpu"); "" before the first round."""
+        return str(self._session.device) if self._session is not None else ""
+
+    @property
+    def result(self):
+        """The engine's current round, while the interaction can still be refined."""
+        return self._session.result if self.can_refine else None
+
+    # Internals -----------------------------------------------------------------------
+
+    def _run(self, job: Job):
+        try:
+            result = job.run()
+        except BaseException:
+            self.abandon(job)
+            raise
+        return self.apply(job, result)
+
+    def _plan(self, job: Job) -> Job:
+        self._in_flight = job
+        return job
+
+    def _check_idle(self) -> None:
+        if self._in_flight is not None:
+            raise InputError("A computation is still running: wait for it or press Cancel.")
+
+    def _present(self, node) -> bool:
+        return node is not None and bool(self.scene.IsNodePresent(node))
+
+    def _drop_late(self, job: Job) -> None:
+        """A round finished that the scene will never show: keep the engine in step with the scene.
+
+        A late Segment ran on a new session of its own, which is simply never adopted.
+        """
+        if job.kind == history.REFINE and job.epoch == self._epoch and job.session is self._session:
+            self._session.undo()
+
+    def _new_segmentation(self, volume_node):
+        node = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
+                                            self.scene.GenerateUniqueName(f"{volume_node.GetName()} segmentation"))
+        node.CreateDefaultDisplayNodes()
+        node.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+        node.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())
+        return node
+
+    def _new_segment(self, segmentation_node) -> str:
+        segmentation = segmentation_node.GetSegmentation()
+        name, n = DEFAULT_SEGMENT_NAME, 1
+        while segmentation.GetSegmentIdBySegmentName(name):
+            n += 1
+            name = f"{DEFAULT_SEGMENT_NAME} {n}"
+        return segmentation.AddEmptySegment("", name)
+
+    def _clear_scribbles_for_new_box(self, volume_node):
+        """A new box starts without scribbles; returns the old ones for undo (None if there were none)."""
+        self._scribbles_after_last_round = None
+        if not self._present(self.scribble_node):
+            return None
+        before = scribbles.read_scribbles(self.scribble_node, volume_node)
+        if before.empty:
+            return None
+        scribbles.clear_scribbles(self.scribble_node)
+        return before
+
+    def _remove_uncertainty(self) -> None:
+        if self._present(self.uncertainty_node):
+            self.scene.RemoveNode(self.uncertainty_node)
+        self.uncertainty_node = None

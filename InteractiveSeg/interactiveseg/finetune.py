@@ -1,0 +1,147 @@
+"""Image-specific fine-tuning: alternate label updates (CRF) and weight updates (weighted loss).
+
+With the network fixed, the labels come from a CRF on the softened prediction in which
+scribbles are hard constraints. With the labels fixed, the network is trained on them
+with BIFSeg's weighted cross-entropy: omega on scribbles, 0 on uncertain voxels, 1
+elsewhere, with the two labels balanced to equal shares. By default only the classifier block learns, on features computed once per
+box, and each step sees a random sample of voxels (the classifier is per-voxel, so a
+sample gives an unbiased loss at a fraction of the cost).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .crf import crf_refine
+from .devices import mixed_precision
+from .errors import Cancelled
+from .geodesic import geodesic_distance
+from .networks import DilatedNet
+from .preprocess import as_network_batch, from_network_batch
+from .settings import Settings
+from .uncertainty import interaction_uncertain, loss_weights, network_uncertain
+
+Progress = Optional[Callable[[float, str], None]]
+Cancel = Optional[Callable[[], bool]]
+
+
+@dataclass
+class GridState:
+    """What a box gives on the network grid; computed once per box."""
+    image: torch.Tensor  # (k, j, i) normalised intensities
+    features: torch.Tensor  # (C, k, j, i), from the pretrained feature blocks
+    spacing: tuple  # (k, j, i) mm per grid voxel
+    dims: int
+
+
+def apply_classifier(network: DilatedNet, features: torch.Tensor, dims: int) -> torch.Tensor:
+    """Logits (2, n) for features (C, n): the 1x1 classifier applied voxel by voxel."""
+    shaped = features[None, :, :, None] if dims == 2 else features[None, :, :, None, None]
+    return network.classify(shaped).reshape(2, -1)
+
+
+def predict(network: DilatedNet, state: GridState, chunk: int = 1 << 20) -> torch.Tensor:
+    """Foreground probability (k, j, i) from the cached features."""
+    flat = state.features.reshape(state.features.shape[0], -1)
+    with torch.no_grad(), mixed_precision(flat.device):
+        parts = [torch.softmax(apply_classifier(network, flat[:, s:s + chunk], state.dims).float(), 0)[1]
+                 for s in range(0, flat.shape[1], chunk)]
+    return torch.cat(parts).reshape(state.image.shape)
+
+
+def compute_features(network: DilatedNet, image: torch.Tensor, dims: int) -> torch.Tensor:
+    with torch.no_grad(), mixed_precision(image.device):
+        return from_network_batch(network.features(as_network_batch(image[None], dims)), dims).float()
+
+
+def fine_tune(network: DilatedNet, state: GridState, probability: torch.Tensor,
+              foreground: torch.Tensor, background: torch.Tensor, settings: Settings,
+              progress: Progress = None, cancel: Cancel = None) -> tuple:
+    """Fine-tune `network` in place; returns (new probability, interaction-uncertain mask).
+
+    Raises Cancelled between steps when cancel() turns true; the caller keeps the
+    previous weights, so a cancelled round leaves nothing behind.
+    """
+    device = state.image.device
+    generator = torch.Generator().manual_seed(settings.seed)
+    trainable = (network.classifier.parameters() if settings.finetune_scope == "classifier"
+                 else network.parameters())
+    optimizer = torch.optim.Adam(list(trainable), lr=settings.learning_rate)
+    scribbled = bool((foreground | background).any())
+    interaction = torch.zeros_like(foreground)
+    total = settings.alternations * settings.iterations
+    for alternation in range(settings.alternations):
+        _check(cancel)
+        # Label update with the network fixed.
+        labels = crf_refine(probability, state.image, foreground, background, state.spacing, settings.crf) > 0.5
+        if scribbled:
+            reach = settings.geodesic_radius * min(state.spacing)
+            near_fg = geodesic_distance(state.image, foreground, state.spacing,
+                                        settings.geodesic_intensity_weight, reach) <= reach
+            near_bg = geodesic_distance(state.image, background, state.spacing,
+                                        settings.geodesic_intensity_weight, reach) <= reach
+            interaction = interaction_uncertain(labels, near_fg, near_bg) & ~(foreground | background)
+        uncertain = network_uncertain(probability, settings.t0, settings.t1) | interaction
+        targets = labels.reshape(-1).long()
+        weights = balance_labels(loss_weights(foreground, background, uncertain, settings.omega).reshape(-1), targets)
+        candidates = torch.nonzero(weights > 0).squeeze(1)
+        # Weight update with the labels fixed.
+        network.train()
+        for step in range(settings.iterations):
+            _check(cancel)
+            index = _sample(candidates, settings.pixels_per_step, generator, settings.finetune_scope)
+            logits = _logits(network, state, index, settings.finetune_scope)
+            per_voxel = F.cross_entropy(logits.t().float(), targets[index], reduction="none")
+            w = weights[index]
+            loss = (w * per_voxel).sum() / w.sum().clamp_min(1e-6)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if progress:
+                done = alternation * settings.iterations + step + 1
+                progress(done / total, f"fine-tuning {done}/{total}, loss {loss.item():.3f}")
+        network.eval()
+        if settings.finetune_scope == "all":
+            state.features = compute_features(network, state.image, state.dims)
+        probability = predict(network, state).to(device)
+    return probability, interaction
+
+
+def balance_labels(weights: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Scale weights so that each label carries half of the total.
+
+    Without this, a short stroke or a small object is a fraction of a percent of the
+    loss and the fine-tuning learns nothing from it; worse, when a weak first mask is
+    mostly uncertain (weight 0), only background would remain to learn from.
+    """
+    total = weights.sum()
+    balanced = weights.clone()
+    for label in (0, 1):
+        share = weights[targets == label].sum()
+        if share > 0:
+            balanced[targets == label] *= 0.5 * total / share
+    return balanced
+
+
+def _logits(network: DilatedNet, state: GridState, index: torch.Tensor, scope: str) -> torch.Tensor:
+    if scope == "classifier":
+        flat = state.features.reshape(state.features.shape[0], -1)
+        return apply_classifier(network, flat[:, index], state.dims)
+    with mixed_precision(state.image.device):
+        logits = from_network_batch(network(as_network_batch(state.image[None], state.dims)), state.dims)
+    return logits.reshape(2, -1)[:, index]
+
+
+def _sample(candidates: torch.Tensor, limit: int, generator: torch.Generator, scope: str) -> torch.Tensor:
+    if scope == "all" or candidates.numel() <= limit:
+        return candidates
+    pick = torch.randperm(candidates.numel(), generator=generator)[:limit].to(candidates.device)
+    return candidates[pick]
+
+
+def _check(cancel: Cancel) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled("Cancelled: the session is unchanged.")

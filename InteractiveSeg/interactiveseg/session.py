@@ -1,0 +1,204 @@
+"""One interactive segmentation of one volume: segment(box), refine(scribbles), undo, reset.
+
+    session = Session(volume)                     # loads the default model
+    first = session.segment(Box.from_ijk(...))     # features computed once for this box
+    second = session.refine(foreground=fg, background=bg)
+    session.undo()                                 # back to `first`
+
+Rounds accumulate: each refine starts from the previous round's fine-tuned weights and
+adds its scribbles to the earlier ones. The loaded model is never modified.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .devices import is_out_of_memory, pick_device
+from .errors import Cancelled, InputError
+from .finetune import Cancel, GridState, Progress, compute_features, fine_tune, predict
+from .geometry import Box
+from .model_file import LoadedModel, load_model
+from .preprocess import PreparedInput, prepare_input
+from .result import Result
+from .settings import Settings
+from .uncertainty import uncertainty_map
+from .volume import Volume
+
+
+@dataclass
+class _Round:
+    weights: dict  # state dict of the working network after this round
+    foreground: np.ndarray  # accumulated scribbles, crop-sized bool
+    background: np.ndarray
+    result: Result
+
+
+class Session:
+    def __init__(self, volume: Volume, model=None, device: str = "auto", settings: Settings | None = None):
+        if not isinstance(volume, Volume):
+            raise InputError("Session needs an interactiveseg.Volume (use read_volume or Volume(array, ...)).")
+        self.volume = volume
+        self.model = model if isinstance(model, LoadedModel) else load_model(model, dims=2 if volume.shape[0] == 1 else 3)
+        self.settings = (settings or Settings.from_card(self.model.card)).validated()
+        self.device = pick_device(device)
+        self._pending_warnings: list = []  # said during the current call, reported in its result
+        self._network = copy.deepcopy(self.model.network).to(self.device).eval()
+        self._prepared: PreparedInput | None = None
+        self._grid: GridState | None = None
+        self._rounds: list = []
+
+    # Public API -----------------------------------------------------------------------
+
+    @property
+    def result(self) -> Result | None:
+        return self._rounds[-1].result if self._rounds else None
+
+    @property
+    def round(self) -> int:
+        return len(self._rounds) - 1
+
+    def segment(self, box, progress: Progress = None, cancel: Cancel = None) -> Result:
+        """Initial segmentation inside a box (a Box or six inclusive indices I0 J0 K0 I1 J1 K1)."""
+        box = box if isinstance(box, Box) else Box.from_ijk(box)
+        clipped = box.clipped(self.volume.shape)
+        start = time.perf_counter()
+        prepared = prepare_input(self.volume, clipped, self.model.card)
+        _report(progress, 0.1, "computing features")
+        self._network.load_state_dict(self.model.network.state_dict())
+        grid, probability = self._with_fallback(lambda: self._first_pass(prepared))
+        if cancel is not None and cancel():
+            raise Cancelled("Cancelled: the session is unchanged.")
+        self._prepared, self._grid = prepared, grid
+        empty = np.zeros(prepared.crop.crop_shape, dtype=bool)
+        notes = []
+        if clipped != box:
+            notes.append(f"The box was clipped to the volume: {clipped.as_ijk()} (I0 J0 K0 I1 J1 K1).")
+        result = self._result(probability, torch.zeros_like(probability, dtype=torch.bool), 0, start, notes)
+        self._rounds = [_Round(self._weights(), empty, empty, result)]
+        _report(progress, 1.0, "done")
+        return result
+
+    def refine(self, foreground=None, background=None, progress: Progress = None, cancel: Cancel = None) -> Result:
+        """Fine-tune on scribbles (boolean (k, j, i) masks on the full grid); no scribbles: unsupervised."""
+        if not self._rounds:
+            raise InputError("Place a box and segment before refining.")
+        start = time.perf_counter()
+        previous = self._rounds[-1]
+        new_fg, new_bg, notes = self._crop_scribbles(foreground, background)
+        fg = (previous.foreground & ~new_bg) | new_fg  # the newest stroke wins where strokes overlap
+        bg = (previous.background & ~new_fg) | new_bg
+        grid_fg = self._prepared.crop.mask_to_grid(fg)
+        grid_bg = self._prepared.crop.mask_to_grid(bg) & ~grid_fg
+        try:
+            probability, interaction = self._with_fallback(lambda: fine_tune(
+                self._network, self._grid, predict(self._network, self._grid), grid_fg.to(self.device),
+                grid_bg.to(self.device), self.settings, progress, cancel))
+        except BaseException:
+            self._restore(previous.weights)  # cancelled or failed: back to the last round
+            raise
+        result = self._result(probability, interaction, len(self._rounds), start, notes)
+        self._rounds.append(_Round(self._weights(), fg, bg, result))
+        return result
+
+    def undo(self) -> Result | None:
+        """Drop the last refine round; returns the round now current (None if there was nothing to undo)."""
+        if len(self._rounds) <= 1:
+            return None
+        self._rounds.pop()
+        self._restore(self._rounds[-1].weights)
+        return self.result
+
+    def reset(self) -> Result | None:
+        """Back to the pretrained weights and the first segmentation of the current box."""
+        if not self._rounds:
+            return None
+        del self._rounds[1:]
+        self._restore(self._rounds[0].weights)
+        return self.result
+
+    # Internals ------------------------------------------------------------------------
+
+    def _first_pass(self, prepared: PreparedInput):
+        image = prepared.image[0].to(self.device)
+        features = compute_features(self._network, image, self.model.dims)
+        grid = GridState(image, features, prepared.grid_spacing, self.model.dims)
+        return grid, predict(self._network, grid)
+
+    def _with_fallback(self, compute):
+        """Run on the chosen device; on CUDA out-of-memory, say so and run again on the CPU."""
+        try:
+            return compute()
+        except RuntimeError as error:
+            if self.device.type == "cpu" or not is_out_of_memory(error):
+                raise
+        torch.cuda.empty_cache()
+        message = "The GPU ran out of memory; this and later rounds run on the CPU (slower)."
+        self._pending_warnings.append(message)
+        self.device = torch.device("cpu")
+        self._network.to(self.device)
+        if self._grid is not None:
+            self._grid.image, self._grid.features = self._grid.image.cpu(), self._grid.features.cpu()
+        return compute()
+
+    def _crop_scribbles(self, foreground, background):
+        """Validate full-grid scribbles and cut them to the crop region."""
+        crop = self._prepared.crop
+        masks, notes = [], []
+        for name, mask in (("foreground", foreground), ("background", background)):
+            if mask is None:
+                masks.append(np.zeros(crop.crop_shape, dtype=bool))
+                continue
+            mask = np.asarray(mask)
+            if mask.shape != self.volume.shape:
+                raise InputError(f"The {name} scribbles have shape {mask.shape} but the image has "
+                                 f"{self.volume.shape} (k, j, i): scribbles must be on the image grid.")
+            if mask.dtype != bool and not (mask.dtype.kind in "iu" and mask.min() >= 0 and mask.max() <= 1):
+                raise InputError(f"The {name} scribbles must be a boolean or 0/1 mask.")
+            mask = mask.astype(bool)
+            inside = crop.extract(mask)
+            outside = int(mask.sum() - inside.sum())
+            if outside:
+                notes.append(f"{outside} {name} scribble voxels lie outside the box region and were ignored.")
+            masks.append(inside.copy())
+        fg, bg = masks
+        given = [m for m in (foreground, background) if m is not None]
+        if given and not any(np.any(m) for m in given):
+            raise InputError("The scribble masks are empty: paint at least one stroke, or call refine() "
+                             "without scribbles for unsupervised fine-tuning.")
+        if given and not (fg.any() or bg.any()):
+            raise InputError("No scribble lies inside the box region: paint inside the box.")
+        if np.any(fg & bg):
+            raise InputError("Some voxels are marked both foreground and background in the same round.")
+        return fg, bg, notes
+
+    def _result(self, probability: torch.Tensor, interaction: torch.Tensor, round_index: int,
+                start: float, notes: list) -> Result:
+        crop = self._prepared.crop
+        uncertainty = uncertainty_map(probability, self.settings.t0, self.settings.t1, interaction)
+        back = crop.from_grid(torch.stack([probability, uncertainty]).float().cpu())
+        return Result(
+            box=self._prepared.box, region=crop.region,
+            region_probability=back[0].clamp(0, 1).numpy(), region_uncertainty=back[1].clamp(0, 1).numpy(),
+            volume_shape=self.volume.shape, round=round_index, seconds=time.perf_counter() - start,
+            device=str(self.device), warnings=notes + self._take_warnings())
+
+    def _take_warnings(self) -> list:
+        taken, self._pending_warnings = self._pending_warnings, []
+        return taken
+
+    def _restore(self, weights: dict) -> None:
+        self._network.load_state_dict(weights)
+        if self.settings.finetune_scope == "all":  # the cached features came from other weights
+            self._grid.features = compute_features(self._network, self._grid.image, self._grid.dims)
+
+    def _weights(self) -> dict:
+        return {k: v.detach().clone() for k, v in self._network.state_dict().items()}
+
+
+def _report(progress: Progress, fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(fraction, message)

@@ -1,0 +1,52 @@
+"""Fine-tuning settings: defaults here, measured defaults from the model card, user overrides last."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+from .crf import CrfParameters
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Settings:
+    omega: float = 5.0  # loss weight of scribbled voxels
+    t0: float = 0.2  # network-uncertain band: t0 < p < t1
+    t1: float = 0.8
+    alternations: int = 2  # label update (CRF) <-> weight update rounds
+    iterations: int = 20  # gradient steps per alternation
+    learning_rate: float = 1e-3
+    pixels_per_step: int = 32768  # voxels sampled per step when only the classifier learns
+    geodesic_radius: float = 4.0  # "near a scribble", in smallest grid spacings
+    geodesic_intensity_weight: float = 4.0
+    finetune_scope: str = "classifier"  # "classifier" (fast, cached features) or "all"
+    seed: int = 0
+    crf: CrfParameters = field(default_factory=CrfParameters)
+
+    @classmethod
+    def from_card(cls, card: dict, **overrides) -> "Settings":
+        measured = dict(card.get("finetune_defaults") or {})
+        crf = CrfParameters(**measured.pop("crf", {}))
+        known = {f.name for f in fields(cls)}
+        settings = cls(crf=crf, **{k: v for k, v in measured.items() if k in known})
+        return settings.updated(**overrides)
+
+    def updated(self, **overrides) -> "Settings":
+        unknown = set(overrides) - {f.name for f in fields(self)}
+        if unknown:
+            raise InputError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None}).validated()
+
+    def validated(self) -> "Settings":
+        if not 0.0 <= self.t0 < self.t1 <= 1.0:
+            raise InputError(f"Thresholds must satisfy 0 <= t0 < t1 <= 1, got t0={self.t0}, t1={self.t1}.")
+        if self.omega <= 0:
+            raise InputError(f"omega must be positive, got {self.omega}.")
+        if self.iterations < 1 or self.alternations < 1:
+            raise InputError("iterations and alternations must be at least 1.")
+        if self.learning_rate <= 0:
+            raise InputError(f"learning_rate must be positive, got {self.learning_rate}.")
+        if self.finetune_scope not in ("classifier", "all"):
+            raise InputError(f"finetune_scope must be 'classifier' or 'all', got {self.finetune_scope!r}.")
+        if not 0.5 < self.crf.confidence < 1.0:
+            raise InputError(f"CRF confidence must be in (0.5, 1), got {self.crf.confidence}.")
+        return self

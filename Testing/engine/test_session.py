@@ -1,0 +1,143 @@
+import threading
+
+import numpy as np
+import pytest
+
+from interactiveseg import Cancelled, InputError, Session, Settings
+from interactiveseg.demo import dice
+
+from conftest import BLOB_BOX
+
+
+@pytest.fixture
+def blob_session(blob_volume, blob_model_path):
+    volume, _, _ = blob_volume
+    return Session(volume, model=blob_model_path, device="cpu", settings=Settings(learning_rate=0.01))
+
+
+def blob_b_scribble(volume, blob_b):
+    fg = np.zeros(volume.shape, dtype=bool)
+    fg[8, 15, 25:32] = True  # a short stroke across the middle of blob B
+    assert blob_b[fg].all()
+    return fg
+
+
+def test_segment_finds_blob_a_only_and_stays_inside_the_box(blob_session, blob_volume):
+    _, blob_a, blob_b = blob_volume
+    result = blob_session.segment(BLOB_BOX)
+    assert result.mask[blob_a].mean() > 0.4
+    assert result.mask[blob_b].mean() < 0.1
+    outside = np.ones(result.mask.shape, dtype=bool)
+    outside[BLOB_BOX.slices()] = False
+    assert not result.mask[outside].any()
+    assert result.mask.shape == result.probability.shape == result.uncertainty.shape == blob_a.shape
+
+
+def test_a_foreground_scribble_in_a_missed_region_raises_dice_there(blob_session, blob_volume):
+    volume, blob_a, blob_b = blob_volume
+    before = blob_session.segment(BLOB_BOX)
+    after = blob_session.refine(foreground=blob_b_scribble(volume, blob_b))
+    half = (slice(None), slice(None), slice(20, None))  # the half of the box that holds blob B
+    dice_before, dice_after = dice(before.mask[half], blob_b[half]), dice(after.mask[half], blob_b[half])
+    assert dice_after > dice_before + 0.3, (dice_before, dice_after)
+    assert after.mask[blob_b].mean() > before.mask[blob_b].mean() + 0.3
+    assert after.round == 1
+
+
+def test_undo_and_reset_return_to_earlier_rounds(blob_session, blob_volume):
+    volume, _, blob_b = blob_volume
+    first = blob_session.segment(BLOB_BOX)
+    second = blob_session.refine(foreground=blob_b_scribble(volume, blob_b))
+    bg = np.zeros(volume.shape, dtype=bool)
+    bg[8, 7, 5:30] = True
+    blob_session.refine(background=bg)
+    assert blob_session.round == 2
+    undone = blob_session.undo()
+    assert undone is second and blob_session.round == 1
+    # After undo the next refine starts from round 1's weights: the same as refining again.
+    again = blob_session.refine(background=bg)
+    assert again.round == 2
+    reset = blob_session.reset()
+    assert reset is first and blob_session.round == 0
+    # Reset restores the pretrained weights: unsupervised refining from here matches a fresh session.
+    fresh = Session(volume, model=blob_session.model, device="cpu", settings=blob_session.settings)
+    fresh.segment(BLOB_BOX)
+    np.testing.assert_array_equal(blob_session.refine().probability, fresh.refine().probability)
+    assert blob_session.undo() is first and blob_session.undo() is None
+
+
+def test_same_inputs_and_seed_give_the_same_output(blob_volume, blob_model_path):
+    volume, _, blob_b = blob_volume
+    masks = []
+    for _ in range(2):
+        session = Session(volume, model=blob_model_path, device="cpu", settings=Settings(iterations=10, seed=7))
+        session.segment(BLOB_BOX)
+        masks.append(session.refine(foreground=blob_b_scribble(volume, blob_b)).probability)
+    np.testing.assert_array_equal(masks[0], masks[1])
+
+
+def test_cancel_leaves_the_session_at_the_previous_round(blob_session, blob_volume):
+    volume, _, blob_b = blob_volume
+    first = blob_session.segment(BLOB_BOX)
+    stop = threading.Event()
+    seen = []
+
+    def progress(fraction, message):
+        seen.append(fraction)
+        if len(seen) == 3:
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        blob_session.refine(foreground=blob_b_scribble(volume, blob_b), progress=progress, cancel=stop.is_set)
+    assert len(seen) == 3 and blob_session.round == 0 and blob_session.result is first
+    unsupervised = blob_session.refine()
+    assert unsupervised.round == 1  # the session still works, from the pretrained weights
+
+
+def test_progress_reports_increasing_fractions_up_to_one(blob_session):
+    blob_session.segment(BLOB_BOX)
+    seen = []
+    blob_session.refine(progress=lambda f, m: seen.append(f))
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+
+
+def test_bad_scribbles_give_clear_errors_and_change_nothing(blob_session, blob_volume):
+    volume, _, blob_b = blob_volume
+    with pytest.raises(InputError, match="segment before"):
+        blob_session.refine()
+    first = blob_session.segment(BLOB_BOX)
+    fg = blob_b_scribble(volume, blob_b)
+    cases = [
+        (dict(foreground=np.zeros((3, 3, 3), bool)), "image grid"),
+        (dict(foreground=np.zeros(volume.shape, bool)), "empty"),
+        (dict(foreground=fg, background=fg), "both foreground and background"),
+        (dict(foreground=fg.astype(np.int16) * 7), "boolean or 0/1"),
+    ]
+    outside = np.zeros(volume.shape, dtype=bool)
+    outside[15, 0, 39] = True
+    cases.append((dict(foreground=outside), "inside the box"))
+    for kwargs, message in cases:
+        before = {k: v.copy() for k, v in kwargs.items()}
+        with pytest.raises(InputError, match=message):
+            blob_session.refine(**kwargs)
+        for k in kwargs:
+            np.testing.assert_array_equal(kwargs[k], before[k])
+    assert blob_session.round == 0 and blob_session.result is first
+
+
+def test_settings_are_checked():
+    with pytest.raises(InputError, match="t0 < t1"):
+        Settings(t0=0.9, t1=0.1).validated()
+    with pytest.raises(InputError, match="Unknown setting"):
+        Settings().updated(omegaa=3)
+
+
+def test_a_single_slice_is_segmented_in_2d(random_model_path):
+    from interactiveseg import Volume
+    rng = np.random.default_rng(0)
+    image = rng.normal(0, 1, (40, 50))
+    image[10:30, 15:35] += 5
+    session = Session(Volume(image), model=random_model_path, device="cpu")
+    result = session.segment([12, 8, 0, 37, 31, 0])
+    assert result.mask.shape == (1, 40, 50)
+    assert not result.mask[:, :8].any() and not result.mask[:, :, :12].any()
