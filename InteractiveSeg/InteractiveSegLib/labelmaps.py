@@ -3,8 +3,9 @@
 Reading and writing go through vtkOrientedImageData placed on the volume's grid but
 expressed in the segmentation node's coordinates, so a segmentation under another
 (linear) transform than the volume, or with its own geometry, still lines up.
-Writing touches only the given region of one segment: other segments, even on the same
-shared labelmap layer, keep every voxel (Slicer separates them when they would overlap).
+Writing changes only the given region of one segment: other segments, even on the same
+shared labelmap layer, keep every voxel (Slicer moves a segment to a layer of its own when
+it would overlap another).
 """
 from __future__ import annotations
 
@@ -82,14 +83,19 @@ def read_segment(segmentation_node, segment_id: str, volume_node, region: Box | 
 
 
 def write_segment_region(segmentation_node, segment_id: str, volume_node, region: Box, mask: np.ndarray) -> None:
-    """Replace one segment's voxels inside `region` by `mask` (region-shaped); nothing else changes."""
-    require_segment(segmentation_node, segment_id)
+    """Replace one segment's voxels inside `region` by `mask` (region-shaped); nothing else changes.
+
+    The segment is rewritten whole, with its own voxels outside the region: Slicer's
+    replace keeps nothing outside the image it is given, and merging only the region
+    (minimum, then maximum) would also clear other segments sharing the labelmap layer.
+    """
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != tuple(reversed(region.size)):
         raise ValueError(f"Mask shape {mask.shape} does not match region {region.as_ijk()}.")
-    image = grid_image(volume_node, segmentation_node, region, mask)
-    if not _SEGMENTS.SetBinaryLabelmapToSegment(image, segmentation_node, segment_id,
-                                                _SEGMENTS.MODE_REPLACE, vtk_extent(region)):
+    whole = read_segment(segmentation_node, segment_id, volume_node)
+    whole[region.slices()] = mask
+    image = grid_image(volume_node, segmentation_node, full_region(volume_node), whole)
+    if not _SEGMENTS.SetBinaryLabelmapToSegment(image, segmentation_node, segment_id, _SEGMENTS.MODE_REPLACE):
         raise RuntimeError(f"Could not write segment '{segment_id}' of '{segmentation_node.GetName()}'.")
 
 

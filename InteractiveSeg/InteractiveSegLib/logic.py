@@ -313,7 +313,7 @@ class InteractiveSegmentationLogic:
 
     def _clear_scribbles_for_new_box(self, volume_node):
         """A new box starts without scribbles; returns the old ones for undo (None if there were none)."""
-        self._scribbles_after_last_round = None
+        self._scribbles_after_last_round = scribbles.Scribbles.none(volume_node)
         if not self._present(self.scribble_node):
             return None
         before = scribbles.read_scribbles(self.scribble_node, volume_node)

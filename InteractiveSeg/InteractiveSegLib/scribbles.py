@@ -14,6 +14,7 @@ import slicer
 from interactiveseg import InputError
 
 from .labelmaps import full_region, read_segment, write_segment_region
+from .volume_nodes import shape_kji
 
 ATTRIBUTE = "InteractiveSeg.Scribbles"  # marks the node, so it is found again after a scene reload
 FOREGROUND = "foreground"
@@ -62,6 +63,11 @@ class Scribbles:
     @classmethod
     def from_masks(cls, foreground: np.ndarray, background: np.ndarray) -> "Scribbles":
         return cls(foreground.shape, np.flatnonzero(foreground), np.flatnonzero(background))
+
+    @classmethod
+    def none(cls, volume_node) -> "Scribbles":
+        no_voxels = np.zeros(0, dtype=np.int64)
+        return cls(shape_kji(volume_node), no_voxels, no_voxels)
 
     def masks(self) -> tuple:
         out = []

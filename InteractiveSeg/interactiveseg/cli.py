@@ -119,21 +119,14 @@ def run_segment(args) -> int:
 
 def read_scribbles(path, volume) -> tuple:
     """Foreground (label 1) and background (label 2) masks from a labelmap on the image's grid."""
-    from .image_io import read_volume
-    try:
-        scribbles = read_volume(path)
-    except InputError as error:
-        if "constant" in str(error):  # an all-zero labelmap reads as a constant image
-            raise InputError(f"The scribble labelmap {path} is empty: paint foreground (1) or background (2).") from None
-        raise
-    if not scribbles.same_grid(volume):
-        raise InputError(f"The scribbles {path} are on a different grid than the image (shape, spacing, origin "
-                         f"or direction differ): resample them onto the image first.")
-    values = scribbles.array
+    from .image_io import read_labelmap
+    values = read_labelmap(path, volume, "scribble labelmap")
     unexpected = np.setdiff1d(np.unique(values), [0, 1, 2])
     if unexpected.size:
         raise InputError(f"The scribbles {path} contain labels {unexpected[:5].tolist()}; use 1 for foreground, "
                          "2 for background and 0 for none.")
+    if not values.any():
+        raise InputError(f"The scribble labelmap {path} is empty: paint foreground (1) or background (2).")
     return values == 1, values == 2
 
 

@@ -57,6 +57,16 @@ def compute_features(network: DilatedNet, image: torch.Tensor, dims: int) -> tor
         return from_network_batch(network.features(as_network_batch(image[None], dims)), dims).float()
 
 
+def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tensor,
+             background: torch.Tensor, settings: Settings, progress: Progress = None, cancel: Cancel = None) -> tuple:
+    """The CRF with scribbles as hard labels, without any learning (the "CNN + CRF" ablation)."""
+    _check(cancel)
+    refined = crf_refine(probability, state.image, foreground, background, state.spacing, settings.crf)
+    if progress:
+        progress(1.0, "CRF done")
+    return refined, torch.zeros_like(foreground)
+
+
 def fine_tune(network: DilatedNet, state: GridState, probability: torch.Tensor,
               foreground: torch.Tensor, background: torch.Tensor, settings: Settings,
               progress: Progress = None, cancel: Cancel = None) -> tuple:
@@ -85,6 +95,8 @@ def fine_tune(network: DilatedNet, state: GridState, probability: torch.Tensor,
                                         settings.geodesic_intensity_weight, reach) <= reach
             interaction = interaction_uncertain(labels, near_fg, near_bg) & ~(foreground | background)
         uncertain = network_uncertain(probability, settings.t0, settings.t1) | interaction
+        if not settings.uncertainty_weights:
+            uncertain = torch.zeros_like(uncertain)
         targets = labels.reshape(-1).long()
         weights = balance_labels(loss_weights(foreground, background, uncertain, settings.omega).reshape(-1), targets)
         candidates = torch.nonzero(weights > 0).squeeze(1)

@@ -38,6 +38,37 @@ def read_volume(path, modality: str = "auto") -> Volume:
     return volume_from_sitk(image, modality)
 
 
+def read_labelmap(path, reference: Volume, what: str = "labelmap") -> np.ndarray:
+    """Integer (k, j, i) array of a labelmap that must lie on the reference grid.
+
+    Unlike images, labelmaps may be constant (all zero is a valid, if empty, answer).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"The {what} file was not found: {path}")
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        raise InputError(f"Cannot read the {what} {path}: {first_line(error)}") from None
+    if image.GetNumberOfComponentsPerPixel() > 1 or image.GetDimension() not in (2, 3):
+        raise InputError(f"The {what} {path} must be a scalar 2D or 3D labelmap.")
+    if image.GetDimension() == 2:
+        image = sitk.JoinSeries(image)
+    array = sitk.GetArrayFromImage(image)
+    if array.shape != reference.shape or not same_geometry(image, reference):
+        raise InputError(f"The {what} {path} is on a different grid than the image (shape, spacing, origin "
+                         "or direction differ): resample it onto the image first.")
+    if array.dtype.kind not in "iub":
+        raise InputError(f"The {what} {path} must hold integer labels, not {array.dtype}.")
+    return array
+
+
+def same_geometry(image: sitk.Image, reference: Volume, tolerance: float = 1e-4) -> bool:
+    return (np.allclose(image.GetSpacing(), reference.spacing, atol=tolerance)
+            and np.allclose(image.GetOrigin(), reference.origin, atol=tolerance * 100)
+            and np.allclose(np.reshape(image.GetDirection(), (3, 3)), reference.direction, atol=tolerance))
+
+
 def volume_from_sitk(image: sitk.Image, modality: str = "auto") -> Volume:
     if image.GetNumberOfComponentsPerPixel() > 1:
         raise InputError(

@@ -19,7 +19,7 @@ import torch
 
 from .devices import is_out_of_memory, pick_device
 from .errors import Cancelled, InputError
-from .finetune import Cancel, GridState, Progress, compute_features, fine_tune, predict
+from .finetune import Cancel, GridState, Progress, compute_features, crf_only, fine_tune, predict
 from .geometry import Box
 from .model_file import LoadedModel, load_model
 from .preprocess import PreparedInput, prepare_input
@@ -93,10 +93,16 @@ class Session:
         bg = (previous.background & ~new_fg) | new_bg
         grid_fg = self._prepared.crop.mask_to_grid(fg)
         grid_bg = self._prepared.crop.mask_to_grid(bg) & ~grid_fg
+        if self.settings.fine_tune:
+            def compute():
+                return fine_tune(self._network, self._grid, predict(self._network, self._grid),
+                                 grid_fg.to(self.device), grid_bg.to(self.device), self.settings, progress, cancel)
+        else:
+            def compute():
+                return crf_only(self._grid, predict(self._network, self._grid), grid_fg.to(self.device),
+                                grid_bg.to(self.device), self.settings, progress, cancel)
         try:
-            probability, interaction = self._with_fallback(lambda: fine_tune(
-                self._network, self._grid, predict(self._network, self._grid), grid_fg.to(self.device),
-                grid_bg.to(self.device), self.settings, progress, cancel))
+            probability, interaction = self._with_fallback(compute)
         except BaseException:
             self._restore(previous.weights)  # cancelled or failed: back to the last round
             raise

@@ -19,6 +19,8 @@ class Settings:
     geodesic_radius: float = 4.0  # "near a scribble", in smallest grid spacings
     geodesic_intensity_weight: float = 4.0
     finetune_scope: str = "classifier"  # "classifier" (fast, cached features) or "all"
+    fine_tune: bool = True  # False: refine applies only the CRF with scribbles (an ablation)
+    uncertainty_weights: bool = True  # False: weight 1 on every non-scribble voxel (an ablation)
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
 

@@ -141,3 +141,18 @@ def test_a_single_slice_is_segmented_in_2d(random_model_path):
     result = session.segment([12, 8, 0, 37, 31, 0])
     assert result.mask.shape == (1, 40, 50)
     assert not result.mask[:, :8].any() and not result.mask[:, :, :12].any()
+
+
+def test_ablation_switches_change_what_refine_does(blob_volume, blob_model_path):
+    volume, _, blob_b = blob_volume
+    fg = blob_b_scribble(volume, blob_b)
+    outputs = {}
+    for name, settings in {"full": Settings(learning_rate=0.01),
+                           "no_weights": Settings(learning_rate=0.01, uncertainty_weights=False),
+                           "crf": Settings(fine_tune=False)}.items():
+        session = Session(volume, model=blob_model_path, device="cpu", settings=settings)
+        session.segment(BLOB_BOX)
+        outputs[name] = session.refine(foreground=fg)
+    assert outputs["crf"].mask[fg].all()  # the CRF keeps scribbles as hard labels
+    assert not np.array_equal(outputs["full"].probability, outputs["no_weights"].probability)
+    assert not np.array_equal(outputs["full"].probability, outputs["crf"].probability)

@@ -32,7 +32,7 @@ def voxels_inside(roi, volume_node):
     inside = []
     for index in itertools.product(range(i), range(j), range(k)):
         ras = (matrix @ [*index, 1])[:3]
-        if roi.IsPointInROI(list(ras)):
+        if roi.IsPointInROIWorld(list(ras)):
             inside.append(index)
     return np.array(inside)
 
@@ -58,7 +58,7 @@ def test_axis_aligned_roi_matches_crop_volume_on_voxel_edges(scene):
 
 def test_rotated_roi_gives_its_bounding_box_in_ijk(scene, volume):
     axes = rotation("S", 35) @ rotation("A", 15)
-    center, size = np.array([2.0, 14.0, 12.0]), np.array([8.0, 5.0, 9.0])
+    center, size = (ijk_to_ras(volume) @ [8, 10, 6, 1])[:3], np.array([8.0, 5.0, 9.0])
     roi = add_roi(scene, center, size, axes)
     box = box_from_roi(roi, volume)
     assert box == expected_box(corners(center, size, axes), ijk_to_ras(volume), (12, 20, 16))
@@ -73,7 +73,9 @@ def test_roi_and_volume_parent_transforms(scene, volume):
     roi_transform[:3, 3] = (4.0, -3.0, 6.0)
     volume_transform = np.eye(4)
     volume_transform[:3, 3] = (1.5, 2.0, -4.0)
-    center, size = np.array([0.0, 12.0, 8.0]), np.array([6.0, 4.0, 7.0])
+    # An ROI that lands on the volume's middle once both transforms apply.
+    middle_world = volume_transform @ ijk_to_ras(volume) @ [8, 10, 6, 1]
+    center, size = (np.linalg.inv(roi_transform) @ middle_world)[:3], np.array([6.0, 4.0, 7.0])
     roi = add_roi(scene, center, size)
     roi.SetAndObserveTransformNodeID(add_linear_transform(scene, roi_transform, "roi moved").GetID())
     volume.SetAndObserveTransformNodeID(add_linear_transform(scene, volume_transform, "volume moved").GetID())
@@ -103,7 +105,8 @@ def test_bad_rois_are_refused_with_a_message(scene, volume):
     unplaced = scene.AddNewNodeByClass("vtkMRMLMarkupsROINode", "unplaced")
     with pytest.raises(InputError, match="not placed"):
         box_from_roi(unplaced, volume)
-    inside_out = add_roi(scene, (2, 14, 12), (5, 5, 5), name="inverted")
+    middle = (ijk_to_ras(volume) @ [8, 10, 6, 1])[:3]
+    inside_out = add_roi(scene, middle, (5, 5, 5), name="inverted")
     inside_out.InsideOutOn()
     with pytest.raises(InputError, match="inside-out"):
         box_from_roi(inside_out, volume)
@@ -123,7 +126,7 @@ def test_warping_transform_is_refused(scene, volume):
     warp.SetDisplacementGridData(grid)
     node = scene.AddNewNodeByClass("vtkMRMLGridTransformNode", "warp")
     node.SetAndObserveTransformFromParent(warp)
-    roi = add_roi(scene, (2, 14, 12), (5, 5, 5))
+    roi = add_roi(scene, (ijk_to_ras(volume) @ [8, 10, 6, 1])[:3], (5, 5, 5))
     roi.SetAndObserveTransformNodeID(node.GetID())
     with pytest.raises(InputError, match="non-linear"):
         box_from_roi(roi, volume)

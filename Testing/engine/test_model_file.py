@@ -1,0 +1,79 @@
+import json
+
+import pytest
+import torch
+
+from interactiveseg import ModelError, load_model, save_model
+from interactiveseg.model_file import card_path, new_card, tensors_equal
+from interactiveseg.networks import build_network, pnet_architecture
+
+from conftest import tiny_architecture
+
+
+def test_save_and_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    network = build_network(tiny_architecture())
+    path = save_model(tmp_path / "m.safetensors", network, new_card(tiny_architecture(), (8, 16, 16)))
+    loaded = load_model(path)
+    assert tensors_equal(loaded.network, network)
+    assert loaded.dims == 3 and loaded.grid_shape == (8, 16, 16)
+    assert not loaded.network.training
+
+
+def test_2d_network_runs_slice_by_slice(tmp_path):
+    arch = pnet_architecture(channels=4, compress_channels=2, classifier_channels=8)
+    network = build_network(arch)
+    assert network(torch.zeros(3, 1, 20, 24)).shape == (3, 2, 20, 24)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    return save_model(tmp_path / "m.safetensors", build_network(tiny_architecture()),
+                      new_card(tiny_architecture(), (8, 16, 16)))
+
+
+def test_changed_weights_fail_the_checksum(saved):
+    data = bytearray(saved.read_bytes())
+    data[-5] ^= 0xFF
+    saved.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum"):
+        load_model(saved)
+
+
+def test_corrupt_file_with_matching_card_is_refused(saved):
+    saved.write_bytes(b"not a safetensors file at all")
+    card = json.loads(card_path(saved).read_text())
+    from interactiveseg.model_file import sha256_of
+    card["sha256"] = sha256_of(saved)
+    card_path(saved).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="not a readable safetensors"):
+        load_model(saved)
+
+
+def test_card_that_does_not_match_the_weights_is_refused(saved):
+    card = json.loads(card_path(saved).read_text())
+    card["architecture"]["channels"] = 99
+    card_path(saved).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="does not match the architecture"):
+        load_model(saved)
+
+
+def test_missing_files_are_clear_errors(tmp_path, saved):
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "absent.safetensors")
+    card_path(saved).unlink()
+    with pytest.raises(ModelError, match="card not found"):
+        load_model(saved)
+
+
+def test_a_pickle_is_never_loaded(tmp_path):
+    """A torch pickle renamed to .safetensors is refused before anything is unpickled."""
+    path = tmp_path / "evil.safetensors"
+    torch.save({"x": torch.zeros(1)}, path)
+    from interactiveseg.model_file import sha256_of
+    card = new_card(tiny_architecture(), (8, 16, 16))
+    card["sha256"] = sha256_of(path)
+    card_path(path).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="not a readable safetensors"):
+        load_model(path)

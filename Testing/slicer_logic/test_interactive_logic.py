@@ -1,0 +1,276 @@
+"""The interactive loop end to end on a real scene with a real (tiny, untrained) engine model."""
+import shutil
+
+import numpy as np
+import pytest
+
+import slicer
+from interactiveseg import Cancelled, InputError, ModelError
+
+from slicer_scene import add_roi, add_volume, blob_image, rotation, scene_state
+from InteractiveSegLib.labelmaps import read_segment, write_segment_region
+from InteractiveSegLib.logic import InteractiveSegmentationLogic
+from InteractiveSegLib.matrices import ijk_to_ras
+from InteractiveSegLib.scribbles import BACKGROUND, FOREGROUND, read_scribbles
+from InteractiveSegLib.worker import BackgroundTask
+
+FAST = {"iterations": 2, "alternations": 1}  # keep CPU time small; quality is not tested here
+SHAPE = (20, 40, 40)
+
+
+@pytest.fixture
+def volume(scene):
+    return add_volume(scene, blob_image(SHAPE), spacing=(1.0, 1.0, 2.0), origin=(-20, -20, 0),
+                      directions=rotation("S", 10), name="CT")
+
+
+@pytest.fixture
+def roi(scene, volume):
+    center = (ijk_to_ras(volume) @ [20, 20, 10, 1])[:3]
+    return add_roi(scene, center, (16, 16, 16))
+
+
+@pytest.fixture
+def logic(scene):
+    return InteractiveSegmentationLogic(scene)
+
+
+@pytest.fixture
+def output(scene, volume):
+    """A segmentation the user already has, with a segment of their own near the box."""
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "My segmentation")
+    node.CreateDefaultDisplayNodes()
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    mine = node.GetSegmentation().AddEmptySegment("mine", "Mine")
+    mask = np.zeros(SHAPE, dtype=bool)
+    mask[8:12, 15:25, 5:30] = True  # runs through the box and out of it
+    k, j, i = SHAPE
+    from interactiveseg import Box
+    write_segment_region(node, mine, volume, Box((0, 0, 0), (i - 1, j - 1, k - 1)), mask)
+    node.mine_mask = mask
+    return node
+
+
+def segment(logic, volume, roi, output=None, segment_id="", model=None):
+    return logic.segment(volume, roi, output, segment_id, model_path=str(model), settings=FAST)
+
+
+def paint(logic, volume, foreground=(), background=()):
+    """Scribbles as the Segment Editor would leave them: voxels in the scribble segmentation."""
+    from interactiveseg import Box
+    node = logic.ensure_scribble_node(volume, logic.scribble_node)
+    k, j, i = SHAPE
+    whole = Box((0, 0, 0), (i - 1, j - 1, k - 1))
+    for segment_id, voxels in ((FOREGROUND, foreground), (BACKGROUND, background)):
+        mask = read_segment(node, segment_id, volume)
+        for kji in voxels:
+            mask[kji] = True
+        write_segment_region(node, segment_id, volume, whole, mask)
+    return node
+
+
+def test_segment_refine_undo(scene, logic, volume, roi, output, tiny_model):
+    logic.ensure_scribble_node(volume)
+    before = scene_state(scene)
+    first = segment(logic, volume, roi, output, model=tiny_model)
+    segments = output.GetSegmentation()
+    assert segments.GetNumberOfSegments() == 2
+    new_id = [s for s in segments.GetSegmentIDs() if s != "mine"][0]
+    assert segments.GetSegment(new_id).GetName() == "InteractiveSeg"
+    result_mask = read_segment(output, new_id, volume)
+    np.testing.assert_array_equal(result_mask, first.mask)
+    assert not result_mask[~_inside(first.box)].any()  # the result stays in the user's box
+    np.testing.assert_array_equal(read_segment(output, "mine", volume), output.mine_mask)
+    assert logic.device == "cpu" and logic.rounds == 1 and logic.can_refine
+
+    paint(logic, volume, foreground=[(10, 20, 20), (10, 21, 20)], background=[(10, 14, 14)])
+    second = logic.refine()
+    assert second.round == 1
+    np.testing.assert_array_equal(read_segment(output, new_id, volume), second.mask)
+    np.testing.assert_array_equal(read_segment(output, "mine", volume), output.mine_mask)
+    assert logic.rounds == 2
+
+    assert logic.undo()  # back to the first round, in the scene and in the engine
+    np.testing.assert_array_equal(read_segment(output, new_id, volume), first.mask)
+    assert logic.result is first
+    assert read_scribbles(logic.scribble_node, volume).empty  # that round's strokes went with it
+    assert logic.undo()  # the segment the first round added is gone again
+    assert scene_state(scene) == before
+    assert not logic.undo()
+
+
+def test_accept_clears_scribbles_and_keeps_the_segment(scene, logic, volume, roi, tiny_model):
+    result = segment(logic, volume, roi, model=tiny_model)  # no segmentation chosen: one is made
+    made = slicer.util.getNodesByClass("vtkMRMLSegmentationNode", scene)
+    output = [n for n in made if n is not logic.scribble_node][0]
+    assert output.GetName() == "CT segmentation"
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    logic.accept()
+    assert read_scribbles(logic.scribble_node, volume).empty
+    assert not logic.can_refine and logic.rounds == 0
+    segment_id = output.GetSegmentation().GetNthSegmentID(0)
+    np.testing.assert_array_equal(read_segment(output, segment_id, volume), result.mask)
+    with pytest.raises(InputError, match="press Segment"):
+        logic.plan_refine()
+
+
+def test_undo_restores_scribbles_of_that_round(scene, logic, volume, roi, output, tiny_model):
+    segment(logic, volume, roi, output, model=tiny_model)
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    logic.refine()
+    paint(logic, volume, background=[(10, 13, 13)])
+    logic.refine()
+    logic.undo()
+    fg, bg = read_scribbles(logic.scribble_node, volume).masks()
+    assert fg[10, 20, 20] and not bg.any()  # the first round's stroke stays, the second's is gone
+
+
+def test_new_box_clears_scribbles_and_undo_brings_them_back(scene, logic, volume, roi, output, tiny_model):
+    segment(logic, volume, roi, output, model=tiny_model)
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    segment(logic, volume, roi, output, model=tiny_model)
+    assert read_scribbles(logic.scribble_node, volume).empty
+    logic.undo()
+    assert read_scribbles(logic.scribble_node, volume).masks()[0][10, 20, 20]
+    # The engine cannot return to the earlier box: refining needs a new Segment.
+    with pytest.raises(InputError, match="press Segment"):
+        logic.plan_refine()
+
+
+def test_uncertainty_overlay_follows_rounds(scene, logic, volume, roi, output, tiny_model):
+    logic.show_uncertainty = True
+    result = segment(logic, volume, roi, output, model=tiny_model)
+    overlay = logic.uncertainty_node
+    values = slicer.util.arrayFromVolume(overlay)
+    assert values.shape == tuple(reversed(result.region.size))
+    np.testing.assert_allclose(values, result.region_uncertainty)
+    np.testing.assert_allclose(ijk_to_ras(overlay)[:3, 3], (ijk_to_ras(volume) @ [*result.region.lower, 1])[:3])
+    logic.undo()
+    assert logic.uncertainty_node is None and not scene.IsNodePresent(overlay)
+
+
+def test_export_labelmap(scene, logic, volume, roi, output, tiny_model):
+    result = segment(logic, volume, roi, output, model=tiny_model)
+    labelmap = logic.export_labelmap()
+    assert labelmap.IsA("vtkMRMLLabelMapVolumeNode")
+    np.testing.assert_array_equal(slicer.util.arrayFromVolume(labelmap) > 0, result.mask)
+
+
+def test_existing_segment_is_rewritten_only_inside_the_region(scene, logic, volume, roi, output, tiny_model):
+    result = segment(logic, volume, roi, output, "mine", model=tiny_model)
+    after = read_segment(output, "mine", volume)
+    inside = _inside(result.region)
+    np.testing.assert_array_equal(after[inside], result.mask[inside])
+    np.testing.assert_array_equal(after[~inside], output.mine_mask[~inside])
+    logic.undo()
+    np.testing.assert_array_equal(read_segment(output, "mine", volume), output.mine_mask)
+
+
+# Bad input: a message, and the scene exactly as it was --------------------------------
+
+
+def test_bad_inputs_leave_the_scene_unchanged(scene, logic, volume, roi, output, tiny_model):
+    rgb = add_volume(scene, np.random.default_rng(0).integers(0, 255, (4, 8, 8, 3)).astype(np.uint8),
+                     node_class="vtkMRMLVectorVolumeNode", name="photo")
+    series = add_volume(scene, np.random.default_rng(0).normal(size=(4, 8, 8, 6)).astype(np.float32),
+                        node_class="vtkMRMLVectorVolumeNode", name="series")
+    far = add_roi(scene, (900, 900, 900), (10, 10, 10), name="far away")
+    damaged = tiny_model.parent / "damaged.safetensors"
+    shutil.copy(tiny_model, damaged)
+    shutil.copy(tiny_model.with_suffix(".json"), damaged.with_suffix(".json"))
+    data = bytearray(damaged.read_bytes())
+    data[-1] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    before = scene_state(scene)
+    cases = [
+        (lambda: segment(logic, None, roi, output, model=tiny_model), InputError, "Select a source volume"),
+        (lambda: segment(logic, rgb, roi, output, model=tiny_model), InputError, "RGB"),
+        (lambda: segment(logic, series, roi, output, model=tiny_model), InputError, "4D"),
+        (lambda: segment(logic, volume, far, output, model=tiny_model), InputError, "outside volume"),
+        (lambda: segment(logic, volume, None, output, model=tiny_model), InputError, "Place a box"),
+        (lambda: segment(logic, volume, roi, output, model=damaged), ModelError, "checksum"),
+        (lambda: segment(logic, volume, roi, output, "gone", model=tiny_model), InputError, "not in segmentation"),
+        (lambda: logic.refine(), InputError, "press Segment"),
+        (lambda: logic.segment(volume, roi, output, model_path=str(tiny_model), settings={"t0": 0.9, "t1": 0.1}),
+         InputError, "t0"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+        assert scene_state(scene) == before, message
+        assert not logic.busy
+
+
+def test_refine_without_scribbles_is_refused(scene, logic, volume, roi, output, tiny_model):
+    segment(logic, volume, roi, output, model=tiny_model)
+    logic.ensure_scribble_node(volume)
+    before = scene_state(scene)
+    with pytest.raises(InputError, match="Paint foreground or background"):
+        logic.refine()
+    assert scene_state(scene) == before and logic.rounds == 1
+
+
+def test_scribble_segmentation_is_never_the_output(scene, logic, volume, roi, tiny_model):
+    scribbles = logic.ensure_scribble_node(volume)
+    with pytest.raises(InputError, match="scribble segmentation"):
+        segment(logic, volume, roi, scribbles, model=tiny_model)
+
+
+# The worker thread: progress, cancel, results that come too late ------------------------
+
+
+def test_background_refine_reports_progress_and_applies(scene, logic, volume, roi, output, tiny_model):
+    segment(logic, volume, roi, output, model=tiny_model)
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    job = logic.plan_refine()
+    assert logic.busy and not logic.can_undo
+    with pytest.raises(InputError, match="still running"):
+        logic.plan_refine()
+    seen = []
+    task = BackgroundTask(lambda progress, cancel: job.run(lambda f, m: (seen.append(f), progress(f, m)), cancel))
+    task.start()
+    assert task.wait(60) and task.error is None
+    assert seen and 0.0 <= min(seen) and max(seen) <= 1.0
+    logic.apply(job, task.result)
+    assert logic.rounds == 2 and not logic.busy
+
+
+def test_cancel_stops_the_round_and_leaves_everything(scene, logic, volume, roi, output, tiny_model):
+    first = segment(logic, volume, roi, output, model=tiny_model)
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    before = scene_state(scene)
+    job = logic.plan_refine()
+    task = BackgroundTask(job.run)
+    task.cancel()  # pressed before the first step: the engine stops at its first check
+    task.start()
+    assert task.wait(30)
+    assert isinstance(task.error, Cancelled)
+    logic.abandon(job)
+    assert scene_state(scene) == before and logic.rounds == 1 and logic.result is first
+
+
+def test_a_result_that_arrives_after_cancel_is_dropped(scene, logic, volume, roi, output, tiny_model):
+    first = segment(logic, volume, roi, output, model=tiny_model)
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    before = scene_state(scene)
+    job = logic.plan_refine()
+    job.run()  # the engine finished just as the user pressed Cancel
+    logic.abandon(job)
+    assert scene_state(scene) == before
+    assert logic.result is first  # the engine went back to the round the scene shows
+    assert logic.refine().round == 1
+
+
+def test_removed_output_while_computing(scene, logic, volume, roi, output, tiny_model):
+    job = logic.plan_segment(volume, roi, output, model_path=str(tiny_model), settings=FAST)
+    result = job.run()
+    scene.RemoveNode(output)
+    with pytest.raises(InputError, match="removed"):
+        logic.apply(job, result)
+    assert logic.rounds == 0 and not logic.busy
+
+
+def _inside(box):
+    mask = np.zeros(SHAPE, dtype=bool)
+    mask[box.slices()] = True
+    return mask
