@@ -106,7 +106,7 @@ class Session:
         except BaseException:
             self._restore(previous.weights)  # cancelled or failed: back to the last round
             raise
-        result = self._result(probability, interaction, len(self._rounds), start, notes)
+        result = self._result(probability, interaction, len(self._rounds), start, notes, fg, bg)
         self._rounds.append(_Round(self._weights(), fg, bg, result))
         return result
 
@@ -182,13 +182,17 @@ class Session:
         return fg, bg, notes
 
     def _result(self, probability: torch.Tensor, interaction: torch.Tensor, round_index: int,
-                start: float, notes: list) -> Result:
+                start: float, notes: list, foreground=None, background=None) -> Result:
         crop = self._prepared.crop
         uncertainty = uncertainty_map(probability, self.settings.t0, self.settings.t1, interaction)
-        back = crop.from_grid(torch.stack([probability, uncertainty]).float().cpu())
+        back = crop.from_grid(torch.stack([probability, uncertainty]).float().cpu()).clamp(0, 1).numpy()
+        region_probability, region_uncertainty = back[0], back[1]
+        if foreground is not None:  # painted voxels are what the user said, at full resolution
+            region_probability[foreground], region_uncertainty[foreground] = 1.0, 0.0
+            region_probability[background], region_uncertainty[background] = 0.0, 0.0
         return Result(
             box=self._prepared.box, region=crop.region,
-            region_probability=back[0].clamp(0, 1).numpy(), region_uncertainty=back[1].clamp(0, 1).numpy(),
+            region_probability=region_probability, region_uncertainty=region_uncertainty,
             volume_shape=self.volume.shape, round=round_index, seconds=time.perf_counter() - start,
             device=str(self.device), warnings=notes + self._take_warnings())
 
