@@ -1,4 +1,4 @@
-"""Command line: `interactiveseg segment|demo|train|prepare-data ...`.
+"""Interactive segmentation from the command line: segment, demo, train, evaluate.
 
 Every user error ends with one line on stderr and exit status 2, never a traceback.
 Heavy modules (torch) are imported inside the commands so that --help stays instant.
@@ -18,7 +18,7 @@ from .errors import Cancelled, InputError, InteractiveSegError
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="interactiveseg", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="interactiveseg", description=__doc__.splitlines()[0].rstrip("."))
     parser.add_argument("--version", action="version", version=f"interactiveseg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_segment(commands)
@@ -27,6 +27,12 @@ def main(argv=None) -> int:
                    "interactiveseg.training.commands", "train_main")
     _add_delegated(commands, "prepare-data", "Build the training set from offline sources into a cache folder.",
                    "interactiveseg.training.commands", "prepare_data_main")
+    _add_delegated(commands, "evaluate", "Robot-user evaluation of this method and the baselines.",
+                   "interactiveseg.evaluation.commands", "evaluate_main")
+    _add_delegated(commands, "signature", "Store a model's spectral signature of its training data in its card.",
+                   "interactiveseg.trust.commands", "signature_main")
+    _add_delegated(commands, "ood-eval", "Measure how well the spectral signature flags unfamiliar images.",
+                   "interactiveseg.trust.commands", "ood_eval_main")
     args, rest = parser.parse_known_args(argv)
     if rest and not getattr(args, "passes_rest", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -27,7 +27,10 @@ def render_png(path, volume: Volume, mask: np.ndarray, foreground=None, backgrou
         box_mask[box.slices()] = True
         layers["box"] = _reorient(box_mask, volume)
     image, spacing = lps
-    centre = _centre(layers.get("mask"), image.shape)
+    strokes = [layers[n] for n in ("foreground", "background") if n in layers]
+    # Views through the scribbles when there are any (what the user painted), else through the mask.
+    focus = np.logical_or.reduce(strokes) if strokes and np.any(strokes) else layers.get("mask")
+    centre = _centre(focus, image.shape)
     panels = [
         _panel(image[centre[0]], layers, lambda a: a[centre[0]], (spacing[1], spacing[2]), "axial"),
         _panel(image[:, centre[1]][::-1], layers, lambda a: a[:, centre[1]][::-1], (spacing[0], spacing[2]), "coronal"),
@@ -106,9 +109,6 @@ def _panel(slice_2d, layers, take, spacing, title) -> Image.Image:
 
 
 def _eroded(mask: np.ndarray) -> np.ndarray:
-    out = mask.copy()
-    out[1:] &= mask[:-1]
-    out[:-1] &= mask[1:]
-    out[:, 1:] &= mask[:, :-1]
-    out[:, :-1] &= mask[:, 1:]
-    return out
+    """4-neighbour erosion; outside the slice counts as empty, so edges on the border still show."""
+    padded = np.pad(mask, 1)
+    return (padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])

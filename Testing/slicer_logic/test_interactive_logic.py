@@ -77,6 +77,7 @@ def test_segment_refine_undo(scene, logic, volume, roi, output, tiny_model):
     assert segments.GetNumberOfSegments() == 2
     new_id = [s for s in segments.GetSegmentIDs() if s != "mine"][0]
     assert segments.GetSegment(new_id).GetName() == "InteractiveSeg"
+    assert 0 < first.voxels < np.prod(first.box.size)  # a mask with both values, so misplaced writes show
     result_mask = read_segment(output, new_id, volume)
     np.testing.assert_array_equal(result_mask, first.mask)
     assert not result_mask[~_inside(first.box)].any()  # the result stays in the user's box
@@ -85,7 +86,7 @@ def test_segment_refine_undo(scene, logic, volume, roi, output, tiny_model):
 
     paint(logic, volume, foreground=[(10, 20, 20), (10, 21, 20)], background=[(10, 14, 14)])
     second = logic.refine()
-    assert second.round == 1
+    assert second.round == 1 and (second.mask != first.mask).any()
     np.testing.assert_array_equal(read_segment(output, new_id, volume), second.mask)
     np.testing.assert_array_equal(read_segment(output, "mine", volume), output.mine_mask)
     assert logic.rounds == 2
