@@ -156,3 +156,54 @@ def test_ablation_switches_change_what_refine_does(blob_volume, blob_model_path)
     assert outputs["crf"].mask[fg].all()  # the CRF keeps scribbles as hard labels
     assert not np.array_equal(outputs["full"].probability, outputs["no_weights"].probability)
     assert not np.array_equal(outputs["full"].probability, outputs["crf"].probability)
+
+
+def test_gpu_out_of_memory_falls_back_to_cpu_with_a_message(blob_volume, random_model_path):
+    """CUDA cannot run here, so the error a GPU raises is raised by the computation itself."""
+    import torch
+    volume, _, _ = blob_volume
+    session = Session(volume, model=random_model_path, device="cpu")
+    first = session.segment(BLOB_BOX)
+    session.device = torch.device("cuda")  # as if the session had started on a GPU
+    calls = []
+
+    def compute():
+        calls.append(str(session.device))
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return "done"
+
+    assert session._with_fallback(compute) == "done"
+    assert calls == ["cuda", "cpu"] and session.device.type == "cpu"
+    assert any("ran out of memory" in w for w in session._take_warnings())
+    with pytest.raises(RuntimeError, match="something else"):
+        session._with_fallback(lambda: (_ for _ in ()).throw(RuntimeError("something else")))
+    assert session.result is first and session.round == 0
+
+
+def test_fine_tuning_every_layer_runs_and_undo_restores_the_features(blob_volume, blob_model_path):
+    volume, _, blob_b = blob_volume
+    session = Session(volume, model=blob_model_path, device="cpu",
+                      settings=Settings(finetune_scope="all", iterations=3, alternations=1))
+    first = session.segment(BLOB_BOX)
+    features = session._grid.features.clone()
+    session.refine(foreground=blob_b_scribble(volume, blob_b))
+    assert not np.allclose(session._grid.features.numpy(), features.numpy())
+    assert session.undo() is first
+    np.testing.assert_allclose(session._grid.features.numpy(), features.numpy(), atol=1e-5)
+
+
+def test_a_2d_network_segments_a_volume_slice_by_slice(tmp_path, blob_volume):
+    import torch
+    from interactiveseg import save_model
+    from interactiveseg.model_file import new_card
+    from interactiveseg.networks import build_network, pnet_architecture
+    volume, _, blob_b = blob_volume
+    torch.manual_seed(0)
+    arch = pnet_architecture(channels=4, compress_channels=2, classifier_channels=8)
+    path = save_model(tmp_path / "p.safetensors", build_network(arch), new_card(arch, (None, 24, 24)))
+    session = Session(volume, model=path, device="cpu", settings=Settings(iterations=2))
+    result = session.segment(BLOB_BOX)
+    assert session._grid.image.shape[0] == result.region.size[2]  # one grid slice per volume slice
+    refined = session.refine(foreground=blob_b_scribble(volume, blob_b))
+    assert refined.mask[blob_b_scribble(volume, blob_b)].all()

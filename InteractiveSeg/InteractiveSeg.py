@@ -1,0 +1,477 @@
+"""InteractiveSeg module: box -> CNN segmentation -> scribbles -> image-specific fine-tuning (BIFSeg).
+
+This file is the Slicer skin only. Scene work is in InteractiveSegLib (Qt-free, tested on a
+plain MRML scene); the computation is the `interactiveseg` engine. Neither is imported at
+module load, because both need torch, which is installed on first use.
+"""
+import contextlib
+import logging
+import os
+from typing import Annotated
+
+import ctk
+import qt
+import vtk
+
+import slicer
+from slicer import vtkMRMLMarkupsROINode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
+                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer.util import VTKObservationMixin
+
+POLL_MILLISECONDS = 100  # how often the GUI looks at the worker thread
+
+
+class InteractiveSeg(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("InteractiveSeg")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
+        self.parent.dependencies = ["Markups", "Segmentations", "SegmentEditor"]
+        self.parent.contributors = ["InteractiveSeg contributors"]
+        self.parent.helpText = _("""
+Draw a box around an object and press <b>Segment</b>: a CNN segments it. Paint
+<b>foreground</b> scribbles where it missed the object and <b>background</b> scribbles where it
+spilled over, then press <b>Refine</b>: the network is fine-tuned on this image and segments
+again. <b>Undo</b> takes back a round; <b>Accept</b> keeps the result. Only the box region of the
+chosen segment is ever changed. Method: BIFSeg, Wang et al., IEEE TMI 2018.
+""")
+        self.parent.acknowledgementText = _("""
+Based on "Interactive Medical Image Segmentation Using Deep Learning With Image-Specific
+Fine Tuning", G. Wang et al., IEEE Transactions on Medical Imaging 37(7), 2018.
+""")
+
+
+@parameterNodeWrapper
+class InteractiveSegParameterNode:
+    """Everything the panel shows, saved with the scene."""
+    sourceVolume: vtkMRMLScalarVolumeNode
+    roi: vtkMRMLMarkupsROINode
+    outputSegmentation: vtkMRMLSegmentationNode
+    segmentId: str = ""  # "" : a new segment is added
+    scribbles: vtkMRMLSegmentationNode
+    modelPath: str = ""  # "" : the default model shipped with the extension
+    device: Annotated[str, Choice(["auto", "cpu", "cuda", "mps"])] = "auto"
+    showUncertainty: bool = False
+    customSettings: bool = False
+    iterations: Annotated[int, WithinRange(1, 500)] = 20
+    omega: Annotated[float, WithinRange(0.1, 100.0)] = 5.0
+    t0: Annotated[float, WithinRange(0.0, 1.0)] = 0.2
+    t1: Annotated[float, WithinRange(0.0, 1.0)] = 0.8
+    learningRate: Annotated[float, WithinRange(1e-5, 1.0)] = 1e-3
+
+
+class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._task = None  # the running BackgroundTask, with its job
+        self._job = None
+        self._cancelRequested = False
+
+    # Setup ---------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/InteractiveSeg.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = InteractiveSegLogic()
+        self.ui.modelPathLineEdit.filters = ctk.ctkPathLineEdit.Files | ctk.ctkPathLineEdit.Readable
+        self._setupScribbleEditor()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.placeBoxButton.connect("clicked()", self.onPlaceBox)
+        self.ui.modelPathLineEdit.connect("currentPathChanged(QString)", self.onModelPathChanged)
+        self.ui.segmentSelector.connect("currentSegmentChanged(QString)", self.onSegmentChanged)
+        self.ui.foregroundButton.connect("clicked()", lambda: self.onScribbleTool("foreground"))
+        self.ui.backgroundButton.connect("clicked()", lambda: self.onScribbleTool("background"))
+        self.ui.eraseButton.connect("clicked()", lambda: self.onScribbleTool("erase"))
+        self.ui.clearScribblesButton.connect("clicked()", self.onClearScribbles)
+        self.ui.segmentButton.connect("clicked()", self.onSegment)
+        self.ui.refineButton.connect("clicked()", self.onRefine)
+        self.ui.undoButton.connect("clicked()", self.onUndo)
+        self.ui.acceptButton.connect("clicked()", self.onAccept)
+        self.ui.cancelButton.connect("clicked()", self.onCancel)
+        self.ui.exportLabelmapButton.connect("clicked()", self.onExportLabelmap)
+        self.ui.showUncertaintyCheckBox.connect("toggled(bool)", self.onShowUncertainty)
+
+        self._timer = qt.QTimer()
+        self._timer.setInterval(POLL_MILLISECONDS)
+        self._timer.connect("timeout()", self.onPoll)
+        self.initializeParameterNode()
+
+    def _setupScribbleEditor(self) -> None:
+        """A Segment Editor limited to Paint and Erase, working on the scribble segmentation only."""
+        self._editorNode = slicer.mrmlScene.GetSingletonNode("InteractiveSeg", "vtkMRMLSegmentEditorNode")
+        if self._editorNode is None:
+            self._editorNode = slicer.vtkMRMLSegmentEditorNode()
+            self._editorNode.SetSingletonTag("InteractiveSeg")
+            slicer.mrmlScene.AddNode(self._editorNode)
+        # Foreground and background never overlap: painting one erases the other.
+        self._editorNode.SetOverwriteMode(slicer.vtkMRMLSegmentEditorNode.OverwriteAllSegments)
+        editor = slicer.qMRMLSegmentEditorWidget()
+        editor.setMRMLScene(slicer.mrmlScene)
+        editor.setMRMLSegmentEditorNode(self._editorNode)
+        editor.setEffectNameOrder(["Paint", "Erase"])
+        editor.unorderedEffectsVisible = False
+        editor.segmentationNodeSelectorVisible = False
+        editor.sourceVolumeNodeSelectorVisible = False
+        editor.switchToSegmentationsButtonVisible = False
+        editor.addRemoveSegmentButtonsVisible = False
+        editor.maskingSectionVisible = False
+        editor.specifyGeometryButtonVisible = False
+        self.ui.segmentEditorFrame.layout().addWidget(editor)
+        self.scribbleEditor = editor
+
+    def cleanup(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._timer.stop()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+        self.scribbleEditor.setupViewObservations()
+
+    def exit(self) -> None:
+        self.scribbleEditor.setActiveEffect(None)
+        self.scribbleEditor.removeViewObservations()
+        self._disconnectParameterNode()
+
+    def onSceneStartClose(self, caller, event) -> None:
+        if self._task is not None:
+            self.onCancel()
+        self._disconnectParameterNode()
+        self._parameterNode = None
+        self.logic.resetInteraction()
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    # Parameter node ------------------------------------------------------------------
+
+    def initializeParameterNode(self) -> None:
+        self._disconnectParameterNode()
+        self._parameterNode = self.logic.getParameterNode()
+        if not self._parameterNode.sourceVolume:
+            self._parameterNode.sourceVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+        self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
+        self.ui.modelPathLineEdit.currentPath = self._parameterNode.modelPath
+        self.ui.segmentSelector.setCurrentNode(self._parameterNode.outputSegmentation)
+        self.ui.segmentSelector.setCurrentSegmentID(self._parameterNode.segmentId)
+        self.updateButtons()
+
+    def _disconnectParameterNode(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
+
+    def onModelPathChanged(self, path) -> None:
+        if self._parameterNode:
+            self._parameterNode.modelPath = path
+
+    def onSegmentChanged(self, segmentId) -> None:
+        if self._parameterNode:
+            self._parameterNode.segmentId = segmentId or ""
+
+    def updateButtons(self, caller=None, event=None) -> None:
+        p = self._parameterNode
+        if p is None:
+            return
+        self.ui.segmentSelector.setCurrentNode(p.outputSegmentation)
+        core = self.logic.existingCore()
+        busy = self._task is not None
+        ready = bool(p.sourceVolume and p.roi)
+        self.ui.segmentButton.enabled = ready and not busy
+        self.ui.refineButton.enabled = bool(core and core.can_refine) and not busy
+        self.ui.undoButton.enabled = bool(core and core.rounds) and not busy
+        self.ui.acceptButton.enabled = bool(core and core.rounds) and not busy
+        self.ui.cancelButton.enabled = busy or bool(core and core.rounds)
+        self.ui.exportLabelmapButton.enabled = bool(core and core.rounds) and not busy
+        for widget in (self.ui.iterationsSpinBox, self.ui.omegaSpinBox, self.ui.t0SpinBox, self.ui.t1SpinBox,
+                       self.ui.learningRateSpinBox):
+            widget.enabled = p.customSettings
+        if core and core.device:
+            self.ui.deviceLabel.text = core.device
+
+    # Box and scribbles -----------------------------------------------------------------
+
+    def onPlaceBox(self) -> None:
+        """A new ROI, placed by clicking in a view (centre, then a corner)."""
+        roi = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode", slicer.mrmlScene.GenerateUniqueName("Box"))
+        roi.CreateDefaultDisplayNodes()
+        self._parameterNode.roi = roi
+        selection = slicer.app.applicationLogic().GetSelectionNode()
+        selection.SetReferenceActivePlaceNodeClassName("vtkMRMLMarkupsROINode")
+        selection.SetActivePlaceNodeID(roi.GetID())
+        slicer.app.applicationLogic().GetInteractionNode().SetCurrentInteractionMode(slicer.vtkMRMLInteractionNode.Place)
+
+    def onScribbleTool(self, tool: str) -> None:
+        buttons = {"foreground": self.ui.foregroundButton, "background": self.ui.backgroundButton,
+                   "erase": self.ui.eraseButton}
+        if not buttons[tool].checked:  # clicked again: stop painting
+            self.scribbleEditor.setActiveEffect(None)
+            return
+        for name, button in buttons.items():
+            button.checked = name == tool
+        started = False
+        with self._messages():
+            core = self.logic.core()
+            node = core.ensure_scribble_node(self._parameterNode.sourceVolume, self._parameterNode.scribbles)
+            self._parameterNode.scribbles = node
+            self.scribbleEditor.setSegmentationNode(node)
+            self.scribbleEditor.setSourceVolumeNode(self._parameterNode.sourceVolume)
+            if tool == "erase":
+                self.scribbleEditor.setActiveEffectByName("Erase")
+            else:
+                self.scribbleEditor.setCurrentSegmentID(tool)
+                self.scribbleEditor.setActiveEffectByName("Paint")
+            started = True
+        if not started:  # the message says why
+            for button in buttons.values():
+                button.checked = False
+
+    def onClearScribbles(self) -> None:
+        with self._messages():
+            from InteractiveSegLib.scribbles import clear_scribbles, is_scribble_node
+            if is_scribble_node(self._parameterNode.scribbles):
+                clear_scribbles(self._parameterNode.scribbles)
+
+    # Rounds ----------------------------------------------------------------------------
+
+    def onSegment(self) -> None:
+        p = self._parameterNode
+        with self._messages():
+            core = self.logic.core()
+            core.scribble_node = p.scribbles
+            job = core.plan_segment(p.sourceVolume, p.roi, p.outputSegmentation, p.segmentId,
+                                    model_path=p.modelPath, settings=self._settings(), device=p.device)
+            self._start(job, _("Segmenting"))
+
+    def onRefine(self) -> None:
+        with self._messages():
+            self.scribbleEditor.setActiveEffect(None)  # finish any stroke in progress
+            job = self.logic.core().plan_refine(self._parameterNode.scribbles)
+            self._start(job, _("Refining"))
+
+    def _settings(self) -> dict:
+        p = self._parameterNode
+        if not p.customSettings:
+            return {}
+        return {"iterations": p.iterations, "omega": p.omega, "t0": p.t0, "t1": p.t1, "learning_rate": p.learningRate}
+
+    def _start(self, job, what: str) -> None:
+        from InteractiveSegLib.worker import BackgroundTask
+        self._job, self._cancelRequested = job, False
+        self._task = BackgroundTask(job.run).start()
+        self.ui.progressBar.value = 0
+        self._say(f"{what}...")
+        self._timer.start()
+        self.updateButtons()
+
+    def onPoll(self) -> None:
+        task, job = self._task, self._job
+        if task is None:
+            self._timer.stop()
+            return
+        fraction, message = task.progress
+        if not self._cancelRequested:
+            self.ui.progressBar.value = int(100 * fraction)
+            self.ui.progressBar.format = f"%p% {message}"
+        if not task.done:
+            return
+        self._timer.stop()
+        self._task = self._job = None
+        core = self.logic.core()
+        if self._cancelRequested:
+            core.abandon(job)
+            self._say(_("Cancelled: nothing was changed."))
+        elif task.error is not None:
+            core.abandon(job)
+            self._showError(task.error)
+        else:
+            with self._messages():
+                result = core.apply(job, task.result)
+                self._parameterNode.outputSegmentation = job.segmentation_node
+                self._parameterNode.segmentId = job.segment_id
+                self.ui.segmentSelector.setCurrentSegmentID(job.segment_id)
+                self._showUncertaintyLayer()
+                notes = "".join(f"<br>{w}" for w in result.warnings)
+                self._say(_("Round {round} done in {seconds:.1f} s on {device}.").format(
+                    round=result.round, seconds=result.seconds, device=result.device) + notes)
+        self.ui.progressBar.value = 100 if not self._cancelRequested else 0
+        self.ui.progressBar.format = "%p%"
+        self.updateButtons()
+
+    def onCancel(self) -> None:
+        if self._task is not None:
+            # The GUI lets go now; the engine stops at its next check and its result is dropped.
+            self._cancelRequested = True
+            self._task.cancel()
+            self.ui.progressBar.format = _("Cancelling...")
+            return
+        if slicer.util.confirmOkCancelDisplay(_("Undo every round of this segmentation?")):
+            with self._messages():
+                self.logic.core().discard()
+                self._say(_("All rounds were undone."))
+        self.updateButtons()
+
+    def onUndo(self) -> None:
+        with self._messages():
+            self.logic.core().undo()
+            self._say(_("Last round undone."))
+        self.updateButtons()
+
+    def onAccept(self) -> None:
+        with self._messages():
+            self.scribbleEditor.setActiveEffect(None)
+            self.logic.core().accept()
+            self._say(_("Segment accepted."))
+        self.updateButtons()
+
+    def onExportLabelmap(self) -> None:
+        with self._messages():
+            node = self.logic.core().export_labelmap()
+            self._say(_("Exported to '{name}'.").format(name=node.GetName()))
+
+    def onShowUncertainty(self, show: bool) -> None:
+        core = self.logic.existingCore()
+        if core is None:
+            return
+        core.show_uncertainty = show
+        core.update_uncertainty(core.result)
+        self._showUncertaintyLayer()
+
+    def _showUncertaintyLayer(self) -> None:
+        core = self.logic.existingCore()
+        if core is not None and core.uncertainty_node is not None:
+            slicer.util.setSliceViewerLayers(foreground=core.uncertainty_node, foregroundOpacity=0.4)
+
+    # Messages in the panel ---------------------------------------------------------------
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.ui.statusLabel.text = f'<span style="color:#c0392b">{text}</span>' if error else text
+
+    def _showError(self, error: BaseException) -> None:
+        from interactiveseg import InteractiveSegError
+        from InteractiveSegLib.dependencies import DependencyError
+        if isinstance(error, (InteractiveSegError, DependencyError)):
+            self._say(str(error), error=True)
+        else:  # a bug, not bad input: keep the details in the log
+            logging.error("InteractiveSeg failed", exc_info=(type(error), error, error.__traceback__))
+            self._say(_("Unexpected error: {error}. Details are in the Python console / log.").format(error=error), error=True)
+
+    @contextlib.contextmanager
+    def _messages(self):
+        """Show what went wrong in the panel instead of raising it into Qt."""
+        try:
+            yield
+        except Exception as error:
+            self._showError(error)
+
+
+class InteractiveSegLogic(ScriptedLoadableModuleLogic):
+    """Slicer's logic class: the parameter node, and the Qt-free logic made on first use.
+
+    The Qt-free logic needs torch; it is created after torch is installed (asking first).
+    """
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        self._core = None
+
+    def getParameterNode(self):
+        return InteractiveSegParameterNode(super().getParameterNode())
+
+    def core(self):
+        """InteractiveSegLib's logic for the current scene; installs torch on first use."""
+        if self._core is None:
+            from InteractiveSegLib import dependencies
+            testing = slicer.app.commandOptions().testingEnabled
+            dependencies.ensure(confirm=lambda text: testing or slicer.util.confirmOkCancelDisplay(text),
+                                pip_install=slicer.util.pip_install)
+            from InteractiveSegLib.logic import InteractiveSegmentationLogic
+            self._core = InteractiveSegmentationLogic(slicer.mrmlScene)
+        return self._core
+
+    def existingCore(self):
+        return self._core
+
+    def resetInteraction(self) -> None:
+        """The scene is closing: its nodes, and the rounds on them, are gone."""
+        self._core = None
+
+
+class InteractiveSegTest(ScriptedLoadableModuleTest):
+    """Runs inside Slicer (ctest): the logic on Slicer's own scene, then the panel."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_logic_round_trip()
+        self.setUp()
+        self.test_panel_opens()
+
+    def test_logic_round_trip(self):
+        import tempfile
+
+        import numpy as np
+
+        logic = InteractiveSegLogic().core()
+        from interactiveseg import model_file, networks
+        from InteractiveSegLib.labelmaps import full_region, read_segment, write_segment_region
+        from InteractiveSegLib.matrices import ijk_to_ras
+
+        self.delayDisplay("Synthetic image and box")
+        k, j, i = np.indices((16, 32, 32))
+        ball = (k - 8) ** 2 + (j - 16) ** 2 + (i - 16) ** 2 < 36
+        image = np.where(ball, 200, 20).astype(np.int16) + np.random.default_rng(0).integers(0, 10, ball.shape).astype(np.int16)
+        volume = slicer.util.addVolumeFromArray(image, name="InteractiveSegTestVolume")
+        roi = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode")
+        roi.SetCenter((ijk_to_ras(volume) @ [16, 16, 8, 1])[:3])
+        roi.SetSize(16, 16, 12)
+
+        self.delayDisplay("A small untrained model (the shipped one may not exist in a build tree)")
+        architecture = networks.pcnet_architecture(channels=4, compress_channels=2, classifier_channels=8)
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "tiny.safetensors")
+        model_file.save_model(path, networks.build_network(architecture), model_file.new_card(architecture, (16, 32, 32)))
+
+        self.delayDisplay("Segment, paint, refine, undo")
+        fast = {"iterations": 2, "alternations": 1}
+        first = logic.segment(volume, roi, None, "", model_path=path, settings=fast)
+        self.assertEqual(logic.rounds, 1)
+        scribbles = logic.ensure_scribble_node(volume)
+        foreground = np.zeros(ball.shape, dtype=bool)
+        foreground[8, 16, 14:19] = True
+        write_segment_region(scribbles, "foreground", volume, full_region(volume), foreground)
+        second = logic.refine()
+        self.assertEqual(second.round, 1)
+        output = [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode") if n is not scribbles][0]
+        segment_id = output.GetSegmentation().GetNthSegmentID(0)
+        np.testing.assert_array_equal(read_segment(output, segment_id, volume), second.mask)
+        self.assertTrue(logic.undo())
+        np.testing.assert_array_equal(read_segment(output, segment_id, volume), first.mask)
+        logic.accept()
+        self.delayDisplay("Logic test passed")
+
+    def test_panel_opens(self):
+        slicer.util.selectModule("InteractiveSeg")
+        widget = slicer.modules.interactiveseg.widgetRepresentation().self()
+        self.assertFalse(widget.ui.refineButton.enabled)
+        self.assertTrue(widget.ui.advancedCollapsibleButton.collapsed)
+        self.delayDisplay("Panel test passed")
