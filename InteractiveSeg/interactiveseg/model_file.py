@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -121,7 +120,3 @@ def new_card(architecture: dict, grid_shape, margin_fraction: float = 0.1, margi
         "metrics": {},
     }
 
-
-def tensors_equal(a: DilatedNet, b: DilatedNet) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -73,16 +73,6 @@ class Volume:
             raise InputError("IJK-to-RAS matrix has a zero-length axis.")
         return cls(array, tuple(spacing), tuple(lps[:, 3]), lps[:, :3] / spacing, modality)
 
-    def with_array(self, array) -> "Volume":
-        """Same geometry, another array (a mask or probability on this grid)."""
-        return Volume(array, self.spacing, self.origin, self.direction, self.modality)
-
-    def same_grid(self, other: "Volume", tol: float = 1e-4) -> bool:
-        return (self.shape == other.shape
-                and np.allclose(self.spacing, other.spacing, atol=tol)
-                and np.allclose(self.origin, other.origin, atol=tol * 100)
-                and np.allclose(self.direction, other.direction, atol=tol))
-
 
 def validate_array(array: np.ndarray) -> None:
     """Refuse anything that is not a finite, non-constant scalar 2D or 3D image."""
