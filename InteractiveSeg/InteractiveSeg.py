@@ -256,6 +256,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with self._messages():
             core = self.logic.core()
             core.scribble_node = p.scribbles
+            core.show_uncertainty = p.showUncertainty
             job = core.plan_segment(p.sourceVolume, p.roi, p.outputSegmentation, p.segmentId,
                                     model_path=p.modelPath, settings=self._settings(), device=p.device)
             self._start(job, _("Segmenting"))

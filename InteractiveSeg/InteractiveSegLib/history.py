@@ -28,3 +28,4 @@ class Step:
     region: Box
     previous: np.ndarray  # the segment's voxels in `region` before the round, (k, j, i) bool
     scribbles_before: Scribbles | None  # scribbles to show again after undo (None: leave them)
+    created_node: bool = False  # the round made the segmentation node: undo removes it

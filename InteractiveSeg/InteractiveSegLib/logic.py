@@ -131,6 +131,7 @@ class InteractiveSegmentationLogic:
         if not self._present(job.volume_node) or (job.segmentation_node and not self._present(job.segmentation_node)):
             self._drop_late(job)
             raise InputError("The volume or segmentation was removed while computing: nothing was written.")
+        created_node = job.segmentation_node is None
         segmentation_node = job.segmentation_node or self._new_segmentation(job.volume_node)
         segment_id, created = job.segment_id, False
         if not segment_id or segmentation_node.GetSegmentation().GetSegment(segment_id) is None:
@@ -144,7 +145,7 @@ class InteractiveSegmentationLogic:
             scribbles_before = self._scribbles_after_last_round
             self._scribbles_after_last_round = job.painted
         self._history.append(history.Step(job.kind, job.epoch, job.volume_node, segmentation_node, segment_id,
-                                          created, result.region, previous, scribbles_before))
+                                          created, result.region, previous, scribbles_before, created_node))
         job.segmentation_node, job.segment_id = segmentation_node, segment_id
         self.update_uncertainty(result)
         return result
@@ -182,7 +183,9 @@ class InteractiveSegmentationLogic:
         step = self._history.pop()
         if self._present(step.segmentation_node) and self._present(step.volume_node):
             segmentation = step.segmentation_node.GetSegmentation()
-            if step.created_segment:
+            if step.created_node:
+                self._remove_node(step.segmentation_node)
+            elif step.created_segment:
                 segmentation.RemoveSegment(step.segment_id)
             elif segmentation.GetSegment(step.segment_id) is not None:
                 labelmaps.write_segment_region(step.segmentation_node, step.segment_id, step.volume_node,
@@ -324,5 +327,14 @@ class InteractiveSegmentationLogic:
 
     def _remove_uncertainty(self) -> None:
         if self._present(self.uncertainty_node):
-            self.scene.RemoveNode(self.uncertainty_node)
+            self._remove_node(self.uncertainty_node)
         self.uncertainty_node = None
+
+    def _remove_node(self, node) -> None:
+        """Remove a node this logic made, with its display and storage nodes (the scene keeps those)."""
+        helpers = [node.GetNthDisplayNode(n) for n in range(node.GetNumberOfDisplayNodes())]
+        helpers.append(node.GetStorageNode())
+        for helper in helpers:
+            if helper is not None and self._present(helper):
+                self.scene.RemoveNode(helper)
+        self.scene.RemoveNode(node)

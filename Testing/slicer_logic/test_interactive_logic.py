@@ -115,6 +115,14 @@ def test_accept_clears_scribbles_and_keeps_the_segment(scene, logic, volume, roi
         logic.plan_refine()
 
 
+def test_undo_removes_the_segmentation_the_round_made(scene, logic, volume, roi, tiny_model):
+    before = scene_state(scene)
+    segment(logic, volume, roi, model=tiny_model)
+    assert len(scene_state(scene)) > len(before)
+    logic.undo()
+    assert scene_state(scene) == before
+
+
 def test_undo_restores_scribbles_of_that_round(scene, logic, volume, roi, output, tiny_model):
     segment(logic, volume, roi, output, model=tiny_model)
     paint(logic, volume, foreground=[(10, 20, 20)])
@@ -139,6 +147,7 @@ def test_new_box_clears_scribbles_and_undo_brings_them_back(scene, logic, volume
 
 
 def test_uncertainty_overlay_follows_rounds(scene, logic, volume, roi, output, tiny_model):
+    before = scene_state(scene)
     logic.show_uncertainty = True
     result = segment(logic, volume, roi, output, model=tiny_model)
     overlay = logic.uncertainty_node
@@ -148,6 +157,7 @@ def test_uncertainty_overlay_follows_rounds(scene, logic, volume, roi, output, t
     np.testing.assert_allclose(ijk_to_ras(overlay)[:3, 3], (ijk_to_ras(volume) @ [*result.region.lower, 1])[:3])
     logic.undo()
     assert logic.uncertainty_node is None and not scene.IsNodePresent(overlay)
+    assert scene_state(scene) == before
 
 
 def test_export_labelmap(scene, logic, volume, roi, output, tiny_model):

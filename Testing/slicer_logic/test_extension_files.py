@@ -1,0 +1,148 @@
+"""The extension as Slicer builds and indexes it: CMake lists, module file, UI, catalog entry.
+
+Slicer itself does not run here; these checks catch what would otherwise only break a
+Slicer build or the in-Slicer test: a file that is not packaged, a listed file that is
+gone, a widget name the module uses but the .ui lacks.
+"""
+import ast
+import json
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = REPO / "InteractiveSeg"
+MODULE_FILE = MODULE / "InteractiveSeg.py"
+UI_FILE = MODULE / "Resources" / "UI" / "InteractiveSeg.ui"
+
+# Under the module folder but not shipped, and why.
+NOT_SHIPPED = (
+    "CMakeLists.txt",  # the build description itself
+    "README-extension-draft.md",  # documentation source
+    "interactiveseg/samples/",  # data for the command-line demo; Slicer has Sample Data
+    "interactiveseg.egg-info/",  # pip's development install
+)
+
+
+def cmake_list(text: str, variable: str) -> list:
+    match = re.search(r"set\(\s*" + variable + r"\s+(.*?)\)", text, re.S)
+    assert match, f"set({variable} ...) not found"
+    lines = [line.split("#")[0].strip() for line in match.group(1).splitlines()]
+    return [line.replace("${MODULE_NAME}", "InteractiveSeg") for line in lines if line]
+
+
+def shipped_files() -> set:
+    files = set()
+    for path in MODULE.rglob("*"):
+        relative = path.relative_to(MODULE).as_posix()
+        if path.is_dir() or "__pycache__" in relative or relative.endswith(".pyc"):
+            continue
+        if any(relative == skip or relative.startswith(skip) for skip in NOT_SHIPPED):
+            continue
+        files.add(relative)
+    return files
+
+
+def test_every_shipped_file_is_listed_and_every_listed_file_exists():
+    text = (MODULE / "CMakeLists.txt").read_text()
+    scripts = cmake_list(text, "MODULE_PYTHON_SCRIPTS")
+    resources = cmake_list(text, "MODULE_PYTHON_RESOURCES")
+    assert all(name.endswith(".py") for name in scripts)
+    assert not any(name.endswith(".py") for name in resources)
+    listed = set(scripts) | set(resources)
+    assert len(listed) == len(scripts) + len(resources), "a file is listed twice"
+    missing_from_cmake = shipped_files() - listed
+    assert not missing_from_cmake, f"add to InteractiveSeg/CMakeLists.txt: {sorted(missing_from_cmake)}"
+    gone = sorted(name for name in listed if not (MODULE / name).is_file())
+    assert not gone, f"listed in InteractiveSeg/CMakeLists.txt but missing: {gone}"
+    models = [name for name in shipped_files() if name.startswith("interactiveseg/models/")]
+    assert all(name in resources for name in models)  # weights and cards are resources, not scripts
+
+
+def test_module_cmake_builds_the_module_and_registers_its_test():
+    text = (MODULE / "CMakeLists.txt").read_text()
+    assert "slicerMacroBuildScriptedModule(" in text and "WITH_GENERIC_TESTS" in text
+    assert re.search(r"slicer_add_python_unittest\(\s*SCRIPT \$\{MODULE_NAME\}\.py\s*\)", text)
+
+
+def test_extension_cmake_metadata():
+    text = (REPO / "CMakeLists.txt").read_text()
+    assert re.search(r"^project\(InteractiveSeg\)", text, re.M)
+    for key in ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS"):
+        assert re.search(rf'set\(EXTENSION_{key} "[^"]+"\)', text), key
+    assert 'set(EXTENSION_DEPENDS "PyTorch")' in text
+    assert "add_subdirectory(InteractiveSeg)" in text
+    assert "include(${Slicer_EXTENSION_GENERATE_CONFIG})" in text and "include(${Slicer_EXTENSION_CPACK})" in text
+    icon_url = re.search(r'set\(EXTENSION_ICONURL "([^"]+)"\)', text).group(1)
+    assert (REPO / icon_url.split("/main/", 1)[1]).is_file()
+
+
+def test_catalog_entry_follows_the_index_rules():
+    entry = json.loads((REPO / "Resources" / "ExtensionsIndex" / "InteractiveSeg.json").read_text())
+    allowed = {"$schema", "category", "scm_url", "scm_revision", "scm_type", "build_dependencies",
+               "build_subdirectory", "enabled", "tier"}  # schema v1.0.1 has no other properties
+    assert {"$schema", "category", "scm_url"} <= set(entry) <= allowed
+    assert entry["category"] == "Segmentation" and entry["build_dependencies"] == ["PyTorch"]
+    assert entry["scm_url"].rstrip("/").split("/")[-1] == "SlicerInteractiveSeg"
+    cmake = (REPO / "CMakeLists.txt").read_text()
+    assert f'set(EXTENSION_HOMEPAGE "{entry["scm_url"]}")' in cmake
+
+
+def test_license_is_apache_2():
+    text = (REPO / "LICENSE.txt").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+
+
+def module_tree():
+    return ast.parse(MODULE_FILE.read_text(), filename=str(MODULE_FILE))
+
+
+def test_module_file_has_the_classes_slicer_looks_for():
+    classes = {node.name: node for node in module_tree().body if isinstance(node, ast.ClassDef)}
+    for name in ("InteractiveSeg", "InteractiveSegWidget", "InteractiveSegLogic", "InteractiveSegTest"):
+        assert name in classes, name
+    test_methods = {f.name for f in classes["InteractiveSegTest"].body if isinstance(f, ast.FunctionDef)}
+    assert {"setUp", "runTest"} <= test_methods
+    bases = {b.id for b in classes["InteractiveSegTest"].bases if isinstance(b, ast.Name)}
+    assert bases == {"ScriptedLoadableModuleTest"}
+
+
+def test_module_loads_without_torch():
+    """Slicer loads every module at startup: the engine (torch) may only be imported on use."""
+    top_level = set()
+    for node in module_tree().body:
+        if isinstance(node, ast.Import):
+            top_level |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            top_level.add(node.module.split(".")[0])
+    assert not top_level & {"torch", "interactiveseg", "InteractiveSegLib", "numpy"}
+
+
+def ui_widgets() -> dict:
+    root = ElementTree.parse(UI_FILE).getroot()
+    return {w.get("name"): w for w in root.iter("widget")}
+
+
+def test_every_widget_the_module_uses_is_in_the_ui():
+    used = set(re.findall(r"self\.ui\.(\w+)", MODULE_FILE.read_text()))
+    missing = used - set(ui_widgets())
+    assert not missing, f"InteractiveSeg.py uses widgets the .ui lacks: {sorted(missing)}"
+    assert ui_widgets()["advancedCollapsibleButton"].find("property[@name='collapsed']/bool").text == "true"
+
+
+def test_every_ui_parameter_is_a_field_of_the_parameter_node():
+    classes = {node.name: node for node in module_tree().body if isinstance(node, ast.ClassDef)}
+    fields = {f.target.id for f in classes["InteractiveSegParameterNode"].body if isinstance(f, ast.AnnAssign)}
+    named = {p.find("string").text for p in ElementTree.parse(UI_FILE).getroot().iter("property")
+             if p.get("name") == "SlicerParameterName"}
+    assert named and named <= fields, sorted(named - fields)
+
+
+def test_logic_package_is_qt_free():
+    """The logic runs outside Slicer's GUI (tests, web front ends): no Qt, no application."""
+    forbidden = re.compile(r"^\s*(import|from)\s+(qt|ctk|PythonQt)\b|slicer\.app\b|slicer\.modules\b|slicer\.mrmlScene\b"
+                           r"|slicer\.util\.(confirm|errorDisplay|infoDisplay|warningDisplay|delayDisplay|setSliceViewerLayers)",
+                           re.M)
+    for path in (MODULE / "InteractiveSegLib").glob("*.py"):
+        found = forbidden.findall(path.read_text())
+        assert not found, f"{path.name} uses {found}"
