@@ -9,16 +9,16 @@ sample gives an unbiased loss at a fraction of the cost).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
 
-from .crf import crf_refine
+from .crf import crf_kernels, crf_refine
 from .devices import mixed_precision
 from .errors import Cancelled
-from .geodesic import geodesic_distance
+from .geodesic import geodesic_distance, geodesic_steps
 from .networks import DilatedNet
 from .preprocess import as_network_batch, from_network_batch
 from .settings import Settings
@@ -35,6 +35,19 @@ class GridState:
     features: torch.Tensor  # (C, k, j, i), from the pretrained feature blocks
     spacing: tuple  # (k, j, i) mm per grid voxel
     dims: int
+    pairwise: dict = field(default_factory=dict)  # CRF kernels and geodesic steps, by their parameters
+
+    def crf_kernels(self, params) -> list:
+        key = ("crf", params)
+        if key not in self.pairwise:
+            self.pairwise[key] = crf_kernels(self.image, self.spacing, params)
+        return self.pairwise[key]
+
+    def geodesic_steps(self, intensity_weight: float) -> list:
+        key = ("geodesic", intensity_weight)
+        if key not in self.pairwise:
+            self.pairwise[key] = geodesic_steps(self.image, self.spacing, intensity_weight)
+        return self.pairwise[key]
 
 
 def apply_classifier(network: DilatedNet, features: torch.Tensor, dims: int) -> torch.Tensor:
@@ -61,7 +74,8 @@ def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tens
              background: torch.Tensor, settings: Settings, progress: Progress = None, cancel: Cancel = None) -> tuple:
     """The CRF with scribbles as hard labels, without any learning (the "CNN + CRF" ablation)."""
     _check(cancel)
-    refined = crf_refine(probability, state.image, foreground, background, state.spacing, settings.crf)
+    refined = crf_refine(probability, state.image, foreground, background, state.spacing, settings.crf,
+                         state.crf_kernels(settings.crf))
     if progress:
         progress(1.0, "CRF done")
     return refined, torch.zeros_like(foreground)
@@ -80,26 +94,25 @@ def fine_tune(network: DilatedNet, state: GridState, probability: torch.Tensor,
     trainable = (network.classifier.parameters() if settings.finetune_scope == "classifier"
                  else network.parameters())
     optimizer = torch.optim.Adam(list(trainable), lr=settings.learning_rate)
-    scribbled = bool((foreground | background).any())
+    near_fg, near_bg = _near_scribbles(state, foreground, background, settings)
     interaction = torch.zeros_like(foreground)
     total = settings.alternations * settings.iterations
     for alternation in range(settings.alternations):
         _check(cancel)
         # Label update with the network fixed.
-        labels = crf_refine(probability, state.image, foreground, background, state.spacing, settings.crf) > 0.5
-        if scribbled:
-            reach = settings.geodesic_radius * min(state.spacing)
-            near_fg = geodesic_distance(state.image, foreground, state.spacing,
-                                        settings.geodesic_intensity_weight, reach) <= reach
-            near_bg = geodesic_distance(state.image, background, state.spacing,
-                                        settings.geodesic_intensity_weight, reach) <= reach
-            interaction = interaction_uncertain(labels, near_fg, near_bg) & ~(foreground | background)
+        labels = crf_refine(probability, state.image, foreground, background, state.spacing, settings.crf,
+                            state.crf_kernels(settings.crf)) > 0.5
+        interaction = interaction_uncertain(labels, near_fg, near_bg) & ~(foreground | background)
         uncertain = network_uncertain(probability, settings.t0, settings.t1) | interaction
         if not settings.uncertainty_weights:
             uncertain = torch.zeros_like(uncertain)
         targets = labels.reshape(-1).long()
         weights = balance_labels(loss_weights(foreground, background, uncertain, settings.omega).reshape(-1), targets)
         candidates = torch.nonzero(weights > 0).squeeze(1)
+        if candidates.numel() == 0:  # every voxel uncertain and nothing painted: nothing to learn from
+            if progress:
+                progress((alternation + 1) / settings.alternations, "nothing certain to learn from")
+            continue
         # Weight update with the labels fixed.
         network.train()
         for step in range(settings.iterations):
@@ -136,6 +149,16 @@ def balance_labels(weights: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
         if share > 0:
             balanced[targets == label] *= 0.5 * total / share
     return balanced
+
+
+def _near_scribbles(state: GridState, foreground: torch.Tensor, background: torch.Tensor,
+                    settings: Settings) -> tuple:
+    """Voxels within the geodesic radius of each kind of scribble (labels do not matter, so once per round)."""
+    reach = settings.geodesic_radius * min(state.spacing)
+    steps = state.geodesic_steps(settings.geodesic_intensity_weight)
+    near = [geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight, reach, steps) <= reach
+            for seeds in (foreground, background)]
+    return near[0], near[1]
 
 
 def _logits(network: DilatedNet, state: GridState, index: torch.Tensor, scope: str) -> torch.Tensor:

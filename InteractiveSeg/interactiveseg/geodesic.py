@@ -15,28 +15,34 @@ import torch
 from .neighbours import neighbour_offsets, offset_length, offset_slices
 
 
+def geodesic_steps(image: torch.Tensor, spacing, intensity_weight: float) -> list:
+    """Step cost to each neighbour; depends on the image only, so compute once per box."""
+    steps = []
+    for offset in neighbour_offsets(image.shape):
+        target, source = offset_slices(offset, image.shape)
+        length = offset_length(offset, spacing)
+        contrast = intensity_weight * (image[target] - image[source])
+        steps.append((target, source, torch.sqrt(length ** 2 + contrast ** 2), length))
+    return steps
+
+
 def geodesic_distance(image: torch.Tensor, seeds: torch.Tensor, spacing, intensity_weight: float,
-                      max_distance: float) -> torch.Tensor:
+                      max_distance: float, steps: list | None = None) -> torch.Tensor:
     """Distance from the seed voxels; voxels farther than max_distance get +inf.
 
     image, seeds: (k, j, i) tensors on one device; spacing: (k, j, i) step lengths.
+    `steps` from geodesic_steps() may be passed to skip recomputing them.
     """
     distance = torch.full(image.shape, math.inf, device=image.device)
     if not bool(seeds.any()):
         return distance
     distance[seeds] = 0.0
-    offsets = neighbour_offsets(image.shape)
-    steps = []
-    for offset in offsets:
-        target, source = offset_slices(offset, image.shape)
-        length = offset_length(offset, spacing)
-        contrast = intensity_weight * (image[target] - image[source])
-        steps.append((target, source, torch.sqrt(length ** 2 + contrast ** 2)))
-    shortest = min(offset_length(o, spacing) for o in offsets)
+    steps = steps if steps is not None else geodesic_steps(image, spacing, intensity_weight)
+    shortest = min(length for *_, length in steps)
     # Each sweep moves the front by at least one step; in-place updates usually move it further.
     for _ in range(int(math.ceil(max_distance / shortest)) + 1):
         before = distance.clone()
-        for target, source, cost in steps:
+        for target, source, cost, _ in steps:
             view = distance[target]
             view.copy_(torch.minimum(view, distance[source] + cost))
         if torch.equal(before, distance):

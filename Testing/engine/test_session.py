@@ -207,3 +207,11 @@ def test_a_2d_network_segments_a_volume_slice_by_slice(tmp_path, blob_volume):
     assert session._grid.image.shape[0] == result.region.size[2]  # one grid slice per volume slice
     refined = session.refine(foreground=blob_b_scribble(volume, blob_b))
     assert refined.mask[blob_b_scribble(volume, blob_b)].all()
+
+
+def test_unsupervised_refine_with_nothing_certain_leaves_the_prediction(blob_volume, blob_model_path):
+    volume, _, _ = blob_volume
+    session = Session(volume, model=blob_model_path, device="cpu", settings=Settings(t0=0.0, t1=1.0))
+    first = session.segment(BLOB_BOX)
+    second = session.refine()  # every voxel is "uncertain": no weight update, no crash
+    np.testing.assert_allclose(second.probability, first.probability, atol=1e-6)
