@@ -29,6 +29,8 @@ def main(argv=None) -> int:
                    "interactiveseg.training.commands", "prepare_data_main")
     _add_delegated(commands, "evaluate", "Robot-user evaluation of this method and the baselines.",
                    "interactiveseg.evaluation.commands", "evaluate_main")
+    _add_delegated(commands, "web", "Serve the workflow in a browser on Slicer's own scene (trame-slicer).",
+                   "interactiveseg_web.commands", "web_main")
     _add_delegated(commands, "signature", "Store a model's spectral signature of its training data in its card.",
                    "interactiveseg.trust.commands", "signature_main")
     _add_delegated(commands, "ood-eval", "Measure how well the spectral signature flags unfamiliar images.",
@@ -115,7 +117,9 @@ def run_segment(args) -> int:
             "output": str(args.output), "seconds": round(time.perf_counter() - start, 3), "device": result.device,
             "voxels": result.voxels, "volume_ml": round(result.voxels * voxel_ml, 3),
             "box": result.box.as_ijk(), "region": result.region.as_ijk(), "rounds": result.round,
-            "model": model.card.get("name", str(model.path)), "warnings": result.warnings}))
+            "model": model.card.get("name", str(model.path)), "warnings": result.warnings,
+            "uncertain_regions": [r.as_dict() for r in session.uncertain_regions()],
+            "ood": session.assess_box()}))
     else:
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)

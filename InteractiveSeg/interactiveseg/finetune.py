@@ -3,7 +3,8 @@
 With the network fixed, the labels come from a CRF on the softened prediction in which
 scribbles are hard constraints. With the labels fixed, the network is trained on them
 with BIFSeg's weighted cross-entropy: omega on scribbles, 0 on uncertain voxels, 1
-elsewhere, with the two labels balanced to equal shares. By default only the classifier block learns, on features computed once per
+elsewhere, with the two labels balanced to equal shares. The margin around the user's
+box is background for certain: it enters the CRF as hard labels and the loss with weight 1. By default only the classifier block learns, on features computed once per
 box, and each step sees a random sample of voxels (the classifier is per-voxel, so a
 sample gives an unbiased loss at a fraction of the cost).
 """
@@ -35,7 +36,14 @@ class GridState:
     features: torch.Tensor  # (C, k, j, i), from the pretrained feature blocks
     spacing: tuple  # (k, j, i) mm per grid voxel
     dims: int
+    outside_box: torch.Tensor | None = None  # grid voxels in the margin, outside the user's box
     pairwise: dict = field(default_factory=dict)  # CRF kernels and geodesic steps, by their parameters
+
+    def known_background(self, foreground: torch.Tensor) -> torch.Tensor:
+        """The margin outside the box is background (the user said the object is inside), unless painted."""
+        if self.outside_box is None:
+            return torch.zeros_like(foreground)
+        return self.outside_box & ~foreground
 
     def crf_kernels(self, params) -> list:
         key = ("crf", params)
@@ -74,8 +82,8 @@ def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tens
              background: torch.Tensor, settings: Settings, progress: Progress = None, cancel: Cancel = None) -> tuple:
     """The CRF with scribbles as hard labels, without any learning (the "CNN + CRF" ablation)."""
     _check(cancel)
-    refined = crf_refine(probability, state.image, foreground, background, state.spacing, settings.crf,
-                         state.crf_kernels(settings.crf))
+    refined = crf_refine(probability, state.image, foreground, background | state.known_background(foreground),
+                         state.spacing, settings.crf, state.crf_kernels(settings.crf))
     if progress:
         progress(1.0, "CRF done")
     return refined, torch.zeros_like(foreground)
@@ -95,21 +103,24 @@ def fine_tune(network: DilatedNet, state: GridState, probability: torch.Tensor,
                  else network.parameters())
     optimizer = torch.optim.Adam(list(trainable), lr=settings.learning_rate)
     near_fg, near_bg = _near_scribbles(state, foreground, background, settings)
+    known_background = state.known_background(foreground)
     interaction = torch.zeros_like(foreground)
     total = settings.alternations * settings.iterations
     for alternation in range(settings.alternations):
         _check(cancel)
         # Label update with the network fixed.
-        labels = crf_refine(probability, state.image, foreground, background, state.spacing, settings.crf,
-                            state.crf_kernels(settings.crf)) > 0.5
+        labels = crf_refine(probability, state.image, foreground, background | known_background, state.spacing,
+                            settings.crf, state.crf_kernels(settings.crf)) > 0.5
         interaction = interaction_uncertain(labels, near_fg, near_bg) & ~(foreground | background)
         uncertain = network_uncertain(probability, settings.t0, settings.t1) | interaction
         if not settings.uncertainty_weights:
             uncertain = torch.zeros_like(uncertain)
+        uncertain &= ~known_background
         targets = labels.reshape(-1).long()
         weights = balance_labels(loss_weights(foreground, background, uncertain, settings.omega).reshape(-1), targets)
         candidates = torch.nonzero(weights > 0).squeeze(1)
-        if candidates.numel() == 0:  # every voxel uncertain and nothing painted: nothing to learn from
+        if not all(bool((weights[targets == label] > 0).any()) for label in (0, 1)):
+            # One label has no certain voxel: training on the other alone would only erase it.
             if progress:
                 progress((alternation + 1) / settings.alternations, "nothing certain to learn from")
             continue

@@ -118,6 +118,14 @@ class Crop:
             nearest[tuple(torch.from_numpy(a) for a in grid_index)] = True
         return nearest
 
+    def outside_on_grid(self, box: Box) -> torch.Tensor:
+        """Grid voxels wholly outside `box` (in the margin): certain background, as the user's box says."""
+        inside = np.zeros(self.crop_shape, dtype=np.float32)
+        offset = self.region.lower
+        local = Box(tuple(l - o for l, o in zip(box.lower, offset)), tuple(u - o for u, o in zip(box.upper, offset)))
+        inside[local.slices()] = 1.0
+        return self.to_grid(torch.from_numpy(inside)[None])[0] < 0.01
+
     def paste(self, full: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Write crop-shaped values into a copy of the full array and return it."""
         out = full.copy()

@@ -126,12 +126,28 @@ class Session:
         self._restore(self._rounds[0].weights)
         return self.result
 
+    def uncertain_regions(self, top: int = 5) -> list:
+        """Where to scribble next: the current result's most uncertain regions, most uncertain first."""
+        from .trust.regions import uncertain_regions
+        return uncertain_regions(self.result, self.volume, top=top) if self._rounds else []
+
+    def assess_box(self) -> dict | None:
+        """Is the current box like the model's training data? None if the card has no spectral signature.
+
+        Uses the loaded network, never the fine-tuned one, on the box's cached grid image.
+        """
+        if self._grid is None:
+            raise InputError("Place a box and segment before assessing it.")
+        from .trust.ood import assess
+        return assess(self.model.network, self.model.card, self._grid.image[None], self.model.dims)
+
     # Internals ------------------------------------------------------------------------
 
     def _first_pass(self, prepared: PreparedInput):
         image = prepared.image[0].to(self.device)
         features = compute_features(self._network, image, self.model.dims)
-        grid = GridState(image, features, prepared.grid_spacing, self.model.dims)
+        outside = prepared.crop.outside_on_grid(prepared.box).to(self.device)
+        grid = GridState(image, features, prepared.grid_spacing, self.model.dims, outside)
         return grid, predict(self._network, grid)
 
     def _with_fallback(self, compute):
@@ -147,7 +163,9 @@ class Session:
         self.device = torch.device("cpu")
         self._network.to(self.device)
         if self._grid is not None:
-            self._grid.image, self._grid.features = self._grid.image.cpu(), self._grid.features.cpu()
+            grid = self._grid
+            grid.image, grid.features, grid.outside_box = grid.image.cpu(), grid.features.cpu(), grid.outside_box.cpu()
+            grid.pairwise.clear()  # cached on the GPU; rebuilt on the CPU when next needed
         return compute()
 
     def _crop_scribbles(self, foreground, background):

@@ -82,3 +82,14 @@ def test_thin_strokes_survive_downsampling_to_the_grid():
     grid = crop.mask_to_grid(mask)
     assert grid[2, 13, 3:27].all() and grid[3, 4, 4]
     assert grid.sum() < 40  # no smear
+
+
+def test_margin_outside_the_box_is_marked_on_the_grid():
+    box = Box.from_ijk([10, 10, 2, 29, 29, 7])
+    crop = make_crop(box, (10, 40, 40), (10, 20, 20), 0.25, 2)
+    outside = crop.outside_on_grid(box).numpy()
+    assert crop.region.as_ijk() == [5, 5, 0, 34, 34, 9]
+    # The crop is 30 voxels wide, the box 20 of them from voxel 5 on: grid cells 0-2 and 17-19 lie outside.
+    assert outside[:, :, :3].all() and outside[:, :, 17:].all()
+    assert not outside[2:8, 4:16, 4:16].any()
+    assert outside[0].all() and outside[9].all()  # k: box 2..7 in a crop 0..9

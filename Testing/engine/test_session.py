@@ -213,5 +213,5 @@ def test_unsupervised_refine_with_nothing_certain_leaves_the_prediction(blob_vol
     volume, _, _ = blob_volume
     session = Session(volume, model=blob_model_path, device="cpu", settings=Settings(t0=0.0, t1=1.0))
     first = session.segment(BLOB_BOX)
-    second = session.refine()  # every voxel is "uncertain": no weight update, no crash
+    second = session.refine()  # only the margin is certain (background): no weight update, no crash
     np.testing.assert_allclose(second.probability, first.probability, atol=1e-6)

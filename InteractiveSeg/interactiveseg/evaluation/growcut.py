@@ -11,6 +11,13 @@ import numpy as np
 from .seeds import FOREGROUND, SeedImage
 
 
+def warm_up() -> None:
+    """Load ITK's lazily imported modules now, so the first round is not charged for it."""
+    import itk
+    itk.FastGrowCut  # noqa: B018 (attribute access triggers the load)
+    itk.image_from_array
+
+
 def grow_from_seeds(volume, seeds: SeedImage, distance_penalty: float = 0.0) -> np.ndarray:
     """Full-grid foreground mask; empty while there is no foreground seed (nothing to grow)."""
     if not seeds.has_foreground:

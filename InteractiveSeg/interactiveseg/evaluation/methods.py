@@ -14,6 +14,7 @@ import numpy as np
 
 from ..session import Session
 from ..settings import Settings
+from . import growcut, random_walker
 from .growcut import grow_from_seeds
 from .random_walker import DEFAULT_BETA, random_walk
 from .seeds import SeedImage
@@ -66,6 +67,7 @@ class SeedMethod:
     def __init__(self, name: str, beta: float = DEFAULT_BETA):
         self.name, self.beta = name, beta
         self.volume = self.seeds = None
+        (growcut if name == "growcut" else random_walker).warm_up()
 
     def start(self, volume, box) -> np.ndarray:
         self.volume, self.seeds = volume, SeedImage(box, volume.shape)

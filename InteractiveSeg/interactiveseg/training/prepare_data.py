@@ -12,7 +12,7 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from .manifest import Case, Structure, structure_stats, write_manifest
-from .sources import all_sources
+from .sources import MRICRON_TEMPLATES, all_sources
 
 DEFAULT_CACHE = Path("~/.cache/interactiveseg/data").expanduser()
 VALIDATION_SUBJECTS = ("slicerio-chest", "ts-dicom")
@@ -22,13 +22,13 @@ MIN_VOXELS = 20  # smaller labels are specks a box cannot sensibly frame
 
 
 def prepare(folder=DEFAULT_CACHE, totalsegmentator_root=None, validation_subjects=VALIDATION_SUBJECTS,
-            unseen_classes=UNSEEN_CLASSES, log=print) -> Path:
+            unseen_classes=UNSEEN_CLASSES, templates=MRICRON_TEMPLATES, log=print) -> Path:
     folder = Path(folder).expanduser().resolve()
     _refuse_git_folder(folder)
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "labels").mkdir(parents=True, exist_ok=True)
     cases = []
-    for source in all_sources(totalsegmentator_root):
+    for source in all_sources(totalsegmentator_root, Path(templates)):
         start = time.time()
         split = "val" if source.subject in validation_subjects else "train"
         image_path = folder / "images" / f"{source.case_id}.nii.gz"

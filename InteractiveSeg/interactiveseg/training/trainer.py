@@ -192,7 +192,7 @@ class Trainer:
             for images, targets in self.batch(step):
                 part = loss_function(self.network(images.to(self.device)), targets.to(self.device))
                 part.backward()
-                loss += float(part)
+                loss += float(part.detach())
             self.optimizer.step()
             losses.append(loss)
             self.state["step"] = step + 1
