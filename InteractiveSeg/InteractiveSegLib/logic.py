@@ -85,7 +85,7 @@ class InteractiveSegmentationLogic:
                 labelmaps.require_segment(segmentation_node, segment_id)
         volume = volume_from_node(volume_node)
         box = box_from_roi(roi_node, volume_node)
-        model = self.model(model_path, dims=2 if volume.shape[0] == 1 else 3)
+        model = self.model(model_path)
         chosen = Settings.from_card(model.card, **(settings or {}))
 
         def compute(job, progress, cancel):  # a new session per box: the engine caches features per box
@@ -112,12 +112,12 @@ class InteractiveSegmentationLogic:
         return self._plan(Job(history.REFINE, compute, self._epoch, self._volume_node, top.segmentation_node,
                               top.segment_id, session=self._session, painted=painted))
 
-    def model(self, path: str = "", dims: int = 3):
+    def model(self, path: str = ""):
         """Load (once) and verify a model; "" is the default model shipped with the extension."""
-        path = Path(path) if path else default_model_path(dims)
+        path = Path(path) if path else default_model_path()
         key = (str(path.resolve()), path.stat().st_mtime_ns if path.is_file() else None)
         if key not in self._models:
-            self._models[key] = load_model(path, dims=dims)  # ModelError on a missing or damaged file
+            self._models[key] = load_model(path)  # ModelError on a missing or damaged file
         return self._models[key]
 
     # Applying (GUI thread) -----------------------------------------------------------

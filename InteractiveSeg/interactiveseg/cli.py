@@ -102,7 +102,7 @@ def run_segment(args) -> int:
     volume = read_volume(args.image, modality=args.modality)
     box = box_from_roi_file(args.roi, volume) if args.roi else Box.from_ijk(args.box)
     foreground, background = read_scribbles(args.scribbles, volume) if args.scribbles else (None, None)
-    model = load_model(args.model, dims=2 if volume.shape[0] == 1 else 3)
+    model = load_model(args.model)
     settings = Settings.from_card(model.card, seed=args.seed)
     session = Session(volume, model=model, device=args.device, settings=settings)
     result = session.segment(box)

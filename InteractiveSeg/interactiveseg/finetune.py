@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .crf import crf_kernels, crf_refine
 from .devices import mixed_precision
 from .errors import Cancelled
-from .geodesic import geodesic_distance, geodesic_steps
+from .geodesic import geodesic_distance
 from .networks import DilatedNet
 from .preprocess import as_network_batch, from_network_batch
 from .settings import Settings
@@ -37,7 +37,7 @@ class GridState:
     spacing: tuple  # (k, j, i) mm per grid voxel
     dims: int
     outside_box: torch.Tensor | None = None  # grid voxels in the margin, outside the user's box
-    pairwise: dict = field(default_factory=dict)  # CRF kernels and geodesic steps, by their parameters
+    pairwise: dict = field(default_factory=dict)  # CRF kernels, by their parameters
 
     def known_background(self, foreground: torch.Tensor) -> torch.Tensor:
         """The margin outside the box is background (the user said the object is inside), unless painted."""
@@ -51,17 +51,21 @@ class GridState:
             self.pairwise[key] = crf_kernels(self.image, self.spacing, params)
         return self.pairwise[key]
 
-    def geodesic_steps(self, intensity_weight: float) -> list:
-        key = ("geodesic", intensity_weight)
-        if key not in self.pairwise:
-            self.pairwise[key] = geodesic_steps(self.image, self.spacing, intensity_weight)
-        return self.pairwise[key]
 
 
 def apply_classifier(network: DilatedNet, features: torch.Tensor, dims: int) -> torch.Tensor:
-    """Logits (2, n) for features (C, n): the 1x1 classifier applied voxel by voxel."""
-    shaped = features[None, :, :, None] if dims == 2 else features[None, :, :, None, None]
-    return network.classify(shaped).reshape(2, -1)
+    """Logits (2, n) for features (C, n): the 1x1 classifier applied voxel by voxel.
+
+    A 1x1 convolution is a matrix product per voxel; computing it as one (as F.linear)
+    is several times faster than a convolution over an n x 1 image, forwards and backwards.
+    """
+    x = features.t()
+    for layer in network.classifier:
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Conv3d)):
+            x = F.linear(x, layer.weight.flatten(1), layer.bias)
+        else:
+            x = layer(x)
+    return x.t()
 
 
 def predict(network: DilatedNet, state: GridState, chunk: int = 1 << 20) -> torch.Tensor:
@@ -166,8 +170,7 @@ def _near_scribbles(state: GridState, foreground: torch.Tensor, background: torc
                     settings: Settings) -> tuple:
     """Voxels within the geodesic radius of each kind of scribble (labels do not matter, so once per round)."""
     reach = settings.geodesic_radius * min(state.spacing)
-    steps = state.geodesic_steps(settings.geodesic_intensity_weight)
-    near = [geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight, reach, steps) <= reach
+    near = [geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight, reach) <= reach
             for seeds in (foreground, background)]
     return near[0], near[1]
 

@@ -21,7 +21,11 @@ from .networks import DilatedNet, build_network
 
 FORMAT_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL_NAMES = {3: "default-3d", 2: "default-2d"}
+SHIPPED_MODELS = {3: "default-3d", 2: "default-2d"}
+# The model used when none is chosen, for single slices and 3D volumes alike: the 2D P-Net,
+# run slice by slice, measured a higher box-only Dice on the held-out subjects (0.53) than
+# the 3D PC-Net (0.34), whose training was cut short; both cards give the figures.
+DEFAULT_DIMS = 2
 
 
 @dataclass
@@ -43,8 +47,9 @@ def card_path(weights_path) -> Path:
     return Path(weights_path).with_suffix(".json")
 
 
-def default_model_path(dims: int = 3) -> Path:
-    return MODELS_DIR / f"{DEFAULT_MODEL_NAMES[dims]}.safetensors"
+def default_model_path(dims: int | None = None) -> Path:
+    """The shipped model of the given dimension (2 or 3); None: the recommended default."""
+    return MODELS_DIR / f"{SHIPPED_MODELS[DEFAULT_DIMS if dims is None else dims]}.safetensors"
 
 
 def sha256_of(path) -> str:
@@ -84,8 +89,8 @@ def read_card(path) -> dict:
     return card
 
 
-def load_model(path=None, dims: int = 3) -> LoadedModel:
-    """Load and verify a model; None loads the shipped default of the given dimension."""
+def load_model(path=None, dims: int | None = None) -> LoadedModel:
+    """Load and verify a model; None loads a shipped model (see default_model_path)."""
     path = Path(path) if path is not None else default_model_path(dims)
     if path.suffix == ".json":
         path = path.with_suffix(".safetensors")

@@ -1,8 +1,8 @@
 """Shared fixtures: the bundled sample CT, synthetic volumes, and small models made here.
 
 The "blob model" is a real (tiny) network whose classifier was fitted here to segment
-only the bright blob of `blob_volume`: it misses the dimmer blob, which lets the tests check that
-fine-tuning on a scribble recovers a missed region.
+only the bright blob of `blob_volume`: it misses the dimmer blob, which lets the tests
+check that fine-tuning on a scribble recovers a missed region.
 """
 from __future__ import annotations
 
@@ -10,36 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from interactiveseg import Volume, read_volume, save_model
+from interactiveseg import read_volume, save_model
 from interactiveseg.demo import SAMPLE_IMAGE
+from interactiveseg.finetune import apply_classifier, compute_features
 from interactiveseg.model_file import new_card
 from interactiveseg.networks import build_network, pcnet_architecture
-from interactiveseg.finetune import apply_classifier, compute_features
 from interactiveseg.preprocess import prepare_input
-from interactiveseg.geometry import Box
 
-TINY_GRID = (12, 32, 32)
-BLOB_BOX = Box.from_ijk([3, 6, 2, 36, 24, 14])
-
-
-def tiny_architecture():
-    return pcnet_architecture(channels=6, compress_channels=3, classifier_channels=12)
+from engine_fixtures import BLOB_BOX, TINY_GRID, make_blob_volume, tiny_architecture
 
 
 @pytest.fixture(scope="session")
 def sample_volume():
     return read_volume(SAMPLE_IMAGE)
-
-
-def make_blob_volume() -> tuple:
-    """Noisy background, a bright blob A and a dimmer blob B inside one box."""
-    rng = np.random.default_rng(0)
-    k, j, i = np.indices((16, 32, 40))
-    blob_a = (k - 8) ** 2 / 25 + (j - 15) ** 2 / 64 + (i - 11) ** 2 / 49 <= 1
-    blob_b = (k - 8) ** 2 / 25 + (j - 15) ** 2 / 64 + (i - 28) ** 2 / 49 <= 1
-    array = rng.normal(0, 30, size=(16, 32, 40)) + 120 * blob_a + 60 * blob_b  # within the clip range
-    volume = Volume(array.astype(np.float32), spacing=(1.0, 1.0, 2.0), modality="MR")
-    return volume, blob_a, blob_b
 
 
 @pytest.fixture(scope="session")

@@ -114,7 +114,7 @@ def test_bad_input_exits_non_zero_with_one_message_and_no_output(tmp_path, rando
 
 def test_demo_writes_segmentation_scribbles_and_picture(tmp_path, random_model_path, monkeypatch):
     from interactiveseg import cli, model_file
-    monkeypatch.setattr(model_file, "default_model_path", lambda dims=3: random_model_path)
+    monkeypatch.setattr(model_file, "default_model_path", lambda dims=None: random_model_path)
     assert cli.main(["demo", "--output-dir", str(tmp_path), "--device", "cpu"]) == 0
     assert slicerio.read_segmentation(str(tmp_path / "demo.seg.nrrd"))["segments"][0]["name"] == "right lung"
     scribbles = read_volume(tmp_path / "demo-scribbles.nrrd").array

@@ -8,7 +8,7 @@ import slicerio
 from interactiveseg import InputError, Volume, read_volume, write_labelmap, write_segmentation
 from interactiveseg.demo import SAMPLE_IMAGE
 
-from test_volume import oblique_direction
+from engine_fixtures import oblique_direction
 
 
 def oblique_volume():

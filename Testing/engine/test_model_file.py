@@ -7,7 +7,7 @@ from interactiveseg import ModelError, load_model, save_model
 from interactiveseg.model_file import card_path, new_card
 from interactiveseg.networks import build_network, pnet_architecture
 
-from conftest import tiny_architecture
+from engine_fixtures import tiny_architecture
 
 
 def tensors_equal(a, b):

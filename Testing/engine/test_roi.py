@@ -6,7 +6,7 @@ import pytest
 from interactiveseg import InputError, Volume
 from interactiveseg.roi import box_from_corners, box_from_roi_file, read_roi, roi_document
 
-from test_volume import oblique_direction
+from engine_fixtures import oblique_direction
 
 
 def write(path, document):

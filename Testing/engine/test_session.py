@@ -6,7 +6,7 @@ import pytest
 from interactiveseg import Cancelled, InputError, Session, Settings
 from interactiveseg.demo import dice
 
-from conftest import BLOB_BOX
+from engine_fixtures import BLOB_BOX
 
 
 @pytest.fixture

@@ -3,12 +3,7 @@ import pytest
 
 from interactiveseg import InputError, Volume
 
-
-def oblique_direction():
-    a, b = np.deg2rad(20), np.deg2rad(35)
-    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
-    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    return rz @ rx
+from engine_fixtures import oblique_direction
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,

@@ -21,7 +21,9 @@ NOT_SHIPPED = (
     "README-extension-draft.md",  # documentation source
     "interactiveseg/samples/",  # data for the command-line demo; Slicer has Sample Data
     "interactiveseg.egg-info/",  # pip's development install
+    "interactiveseg_web/",  # browser front end (pip extra 'web'), not part of the Slicer module
 )
+NOT_SHIPPED_SUFFIXES = (".md",)  # documentation lives in the repository, not in the installed module
 
 
 def cmake_list(text: str, variable: str) -> list:
@@ -35,7 +37,7 @@ def shipped_files() -> set:
     files = set()
     for path in MODULE.rglob("*"):
         relative = path.relative_to(MODULE).as_posix()
-        if path.is_dir() or "__pycache__" in relative or relative.endswith(".pyc"):
+        if path.is_dir() or "__pycache__" in relative or relative.endswith((".pyc",) + NOT_SHIPPED_SUFFIXES):
             continue
         if any(relative == skip or relative.startswith(skip) for skip in NOT_SHIPPED):
             continue

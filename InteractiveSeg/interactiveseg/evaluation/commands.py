@@ -86,7 +86,7 @@ def run(args, argv) -> dict:
     if any(m in ENGINE_METHODS for m in methods):
         from ..model_file import load_model
         from ..settings import Settings
-        model = load_model(args.model, dims=2 if tasks[0].volume.shape[0] == 1 else 3)
+        model = load_model(args.model)
         settings = apply_overrides(Settings.from_card(model.card), parse_overrides(args.set))
     beta = args.beta or DEFAULT_BETA
     robot = RobotUser(seed=args.seed, strokes_per_round=args.strokes_per_round)

@@ -75,7 +75,8 @@ def ood_eval_main(argv=None) -> int:
     _common(parser)
     parser.add_argument("--output", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
-    from .evaluate import VARIANTS, box_sets, box_vectors, protocols, select_layers, stderr_log
+    from .evaluate import box_vectors, stderr_log
+    from .protocols import VARIANTS, box_sets, protocols, select_layers
     from .spectral import DEFAULT_LAYERS
     start = time.time()
     model, loaded = _load(args)
@@ -88,7 +89,7 @@ def ood_eval_main(argv=None) -> int:
     full = protocols(sets, select_layers(computed, DEFAULT_LAYERS))[1]
     report = {
         "model": model.card.get("name", str(model.path)), "model_file": Path(model.path).name,
-        "command": _command("ood-eval", argv),
+        "model_sha256": model.card["sha256"], "command": _command("ood-eval", argv),
         "boxes": {name: len(items) for name, items in sets.items()},
         "signature": {"features": full["features"], "threshold_quantile": full["threshold_quantile"],
                       "threshold": full["threshold"]},

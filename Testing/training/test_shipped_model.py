@@ -1,0 +1,54 @@
+"""The shipped default models: they load, match their cards, and do what their cards claim.
+
+The check case is slicerio's chest CT, a validation subject of the manifest (never
+trained on), which installs with the test requirements.
+"""
+import numpy as np
+import pytest
+
+from interactiveseg.image_io import volume_from_sitk
+from interactiveseg.model_file import default_model_path, load_model, read_card, sha256_of
+from interactiveseg.training.evaluate_box import dice, segment_box
+from interactiveseg.training.manifest import structure_stats
+from interactiveseg.training.samples import tight_box
+
+from interactiveseg.training.sources import slicerio_chest
+
+CASE = "slicerio-chest"
+
+
+@pytest.fixture(scope="module")
+def chest():
+    source = next(slicerio_chest())
+    return source, volume_from_sitk(source.image, source.modality)
+
+
+@pytest.mark.parametrize("dims", [3, 2])
+def test_shipped_model_matches_its_card(dims):
+    path = default_model_path(dims)
+    card = read_card(path)
+    assert sha256_of(path) == card["sha256"]
+    assert path.stat().st_size < 4_000_000
+    model = load_model(None, dims)
+    assert model.dims == dims
+    assert CASE in card["training"]["subjects_validation"]
+    assert CASE not in card["training"]["subjects_train"]
+    assert card["metrics"]["box_only_dice_validation_subjects"]["all"]["n"] > 0
+
+
+@pytest.mark.parametrize("dims", [3, 2])
+def test_box_only_dice_on_a_validation_structure_reaches_the_card(dims, chest):
+    source, volume = chest
+    model = load_model(None, dims)
+    claimed = model.card["metrics"]["validation_per_structure"]
+    checked = 0
+    for value, name in sorted(source.names.items()):
+        key = f"{CASE}/{name}"
+        if key not in claimed or name not in ("right_lung", "left_lung"):
+            continue
+        _, _, bbox = structure_stats(source.labels, value, source.image.GetSpacing())
+        mask = segment_box(model.network, model.card, volume, tight_box(bbox))
+        measured = dice(mask, source.labels == value)
+        assert measured > claimed[key] - 0.02, f"{name}: Dice {measured:.3f}, card claims {claimed[key]:.3f}"
+        checked += 1
+    assert checked == 2

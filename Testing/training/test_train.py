@@ -1,0 +1,44 @@
+import json
+
+import pytest
+import torch
+
+from interactiveseg.model_file import load_model
+from interactiveseg.training.commands import train_main
+from interactiveseg.training.trainer import TrainConfig, Trainer
+
+
+@pytest.mark.parametrize("dims, grid", [(3, ["8", "16", "16"]), (2, ["16", "16"])])
+def test_two_training_steps_write_a_loadable_model(tiny_manifest, tmp_path, dims, grid):
+    output = tmp_path / f"tiny-{dims}d.safetensors"
+    code = train_main(["--data", str(tiny_manifest), "--output", str(output), "--dims", str(dims), "--steps", "2",
+                       "--grid", *grid, "--channels", "4", "--validate-every", "1", "--device", "cpu"])
+    assert code == 0
+    model = load_model(output)
+    assert model.dims == dims
+    assert model.card["training"]["subjects_train"] == ["a", "b"]
+    assert model.card["training"]["subjects_validation"] == ["c"]
+    history = model.card["training"]["history_step_loss_dice"]
+    assert [h[0] for h in history] == [1, 2][: len(history)] and len(history) >= 1
+    assert 0.0 <= history[0][2] <= 1.0
+    assert model.card["finetune_defaults"] == {}
+    with torch.no_grad():
+        out = model.network(torch.zeros((1, 1, 8, 16, 16) if dims == 3 else (2, 1, 16, 16)))
+    assert out.shape[1] == 2
+
+
+def test_training_resumes_from_its_checkpoint(tiny_manifest, tmp_path):
+    messages = []
+    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), grid=(8, 16, 16),
+                         channels=4, steps=2, validate_every=100)
+    Trainer(config, log=messages.append).run()
+    first = torch.load(tmp_path / "m.ckpt.pt", weights_only=True)
+    assert first["state"]["step"] == 2
+    config.steps = 3
+    resumed = Trainer(config, log=messages.append)
+    resumed.run()
+    assert any("resumed" in m and "step 2" in m for m in messages)
+    assert resumed.state["step"] == 3
+    changed = any(not torch.equal(first["network"][k], v) for k, v in resumed.network.state_dict().items())
+    assert changed  # the third step trained from the saved weights
+    json.loads((tmp_path / "m.json").read_text())

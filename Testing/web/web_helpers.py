@@ -1,0 +1,49 @@
+"""Helpers shared by the web tests (a module of its own: `conftest` names clash across test folders)."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import slicer
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "InteractiveSeg"))  # InteractiveSegLib and interactiveseg_web, as installed
+
+FAST = {"iterations": 2, "alternations": 1}  # a round in seconds on two cores
+
+
+def finish(workflow, timeout: float = 120.0) -> None:
+    """Poll a running round to its end, as the server loop does."""
+    deadline = time.monotonic() + timeout
+    while not workflow.poll():
+        assert time.monotonic() < deadline, f"the round did not finish within {timeout} s"
+        time.sleep(0.05)
+
+
+def scene_fingerprint(scene) -> dict:
+    """Node IDs, classes and volume voxels: enough to show an action changed nothing."""
+    out = {}
+    for index in range(scene.GetNumberOfNodes()):
+        node = scene.GetNthNode(index)
+        entry = [node.GetClassName(), node.GetName()]
+        if node.IsA("vtkMRMLVolumeNode") and node.GetImageData() is not None:
+            entry.append(slicer.util.arrayFromVolume(node).tobytes())
+        if node.IsA("vtkMRMLSegmentationNode"):
+            entry.append(tuple(node.GetSegmentation().GetSegmentIDs()))
+        out[node.GetID()] = entry
+    return out
+
+
+def add_box(workflow, box):
+    """A Markups ROI over an engine Box (inclusive IJK corners), as two clicks would make it."""
+    from InteractiveSegLib.matrices import ijk_to_ras
+    roi = workflow.scene.AddNewNodeByClass("vtkMRMLMarkupsROINode", "Box")
+    matrix = ijk_to_ras(workflow.volume_node)
+    lower, upper = np.array(box.lower, float), np.array(box.upper, float)
+    roi.SetCenter(*(matrix @ [*((lower + upper) / 2), 1.0])[:3])
+    roi.SetSize(*np.abs(matrix[:3, :3] @ (upper - lower)))
+    workflow.roi_node = roi
+    return roi
