@@ -103,6 +103,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.connect("clicked()", self.onCancel)
         self.ui.exportLabelmapButton.connect("clicked()", self.onExportLabelmap)
         self.ui.showUncertaintyCheckBox.connect("toggled(bool)", self.onShowUncertainty)
+        self.ui.jumpToUncertainButton.connect("clicked()", self.onJumpToUncertain)
 
         self._timer = qt.QTimer()
         self._timer.setInterval(POLL_MILLISECONDS)
@@ -200,6 +201,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.acceptButton.enabled = bool(core and core.rounds) and not busy
         self.ui.cancelButton.enabled = busy or bool(core and core.rounds)
         self.ui.exportLabelmapButton.enabled = bool(core and core.rounds) and not busy
+        self.ui.jumpToUncertainButton.enabled = bool(core and core.rounds) and not busy
         for widget in (self.ui.iterationsSpinBox, self.ui.omegaSpinBox, self.ui.t0SpinBox, self.ui.t1SpinBox,
                        self.ui.learningRateSpinBox):
             widget.enabled = p.customSettings
@@ -309,6 +311,9 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self._parameterNode.segmentId = job.segment_id
                 self.ui.segmentSelector.setCurrentSegmentID(job.segment_id)
                 self._showUncertaintyLayer()
+                if result.round == 0:  # a new box: is it like what the model was trained on?
+                    from InteractiveSegLib.guidance import familiarity_text
+                    self.ui.familiarityLabel.text = familiarity_text(core.familiarity())
                 notes = "".join(f"<br>{w}" for w in result.warnings)
                 self._say(_("Round {round} done in {seconds:.1f} s on {device}.").format(
                     round=result.round, seconds=result.seconds, device=result.device) + notes)
@@ -354,6 +359,18 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         core.show_uncertainty = show
         core.update_uncertainty(core.result)
         self._showUncertaintyLayer()
+
+    def onJumpToUncertain(self) -> None:
+        """Centre the slice views on the next most uncertain region of the last round."""
+        with self._messages():
+            target = self.logic.core().next_uncertain_region()
+            if target is None:
+                self._say(_("The last round has no uncertain region."))
+                return
+            region, point = target
+            slicer.modules.markups.logic().JumpSlicesToLocation(*[float(v) for v in point], True)
+            self._say(_("Uncertain region {rank}: {voxels} voxels ({ml:.1f} ml).").format(
+                rank=region.rank, voxels=region.voxels, ml=region.volume_ml))
 
     def _showUncertaintyLayer(self) -> None:
         core = self.logic.existingCore()

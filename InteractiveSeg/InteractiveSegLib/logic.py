@@ -23,6 +23,7 @@ import interactiveseg
 from interactiveseg import InputError, Settings, default_model_path, load_model
 
 from . import history, labelmaps, scribbles
+from .guidance import RegionCycler
 from .roi_box import box_from_roi
 from .volume_nodes import volume_from_node, write_region_volume
 
@@ -63,6 +64,7 @@ class InteractiveSegmentationLogic:
         self._scribbles_after_last_round = None
         self._in_flight = None
         self._models: dict = {}
+        self._regions = RegionCycler()
 
     # One call: plan, run, apply (scripts and tests) ----------------------------------
 
@@ -119,6 +121,16 @@ class InteractiveSegmentationLogic:
         if key not in self._models:
             self._models[key] = load_model(path)  # ModelError on a missing or damaged file
         return self._models[key]
+
+    # Guidance ------------------------------------------------------------------------
+
+    def next_uncertain_region(self):
+        """(region, world RAS point) of the current round's next most uncertain region, or None."""
+        return self._regions.next_region(self._session, self._volume_node)
+
+    def familiarity(self):
+        """The engine's out-of-distribution report for the current box; None without a signature."""
+        return self._session.assess_box() if self._session is not None and self._session.result else None
 
     # Applying (GUI thread) -----------------------------------------------------------
 

@@ -42,3 +42,11 @@ def node_to_node(source_node, target_node, what: str) -> np.ndarray:
     if not ok:
         raise InputError(f"{what} is under a non-linear (warping) transform: harden or remove the transform first.")
     return to_numpy(matrix)
+
+
+def to_world(node, point_ras) -> np.ndarray:
+    """A point in the node's own RAS coordinates moved into world RAS through its parent transforms."""
+    matrix = vtk.vtkMatrix4x4()
+    if not slicer.vtkMRMLTransformNode.GetMatrixTransformBetweenNodes(node.GetParentTransformNode(), None, matrix):
+        raise InputError(f"'{node.GetName()}' is under a non-linear (warping) transform: harden or remove it first.")
+    return (to_numpy(matrix) @ np.append(np.asarray(point_ras, dtype=float), 1.0))[:3]

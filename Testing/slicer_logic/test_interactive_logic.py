@@ -285,3 +285,32 @@ def _inside(box):
     mask = np.zeros(SHAPE, dtype=bool)
     mask[box.slices()] = True
     return mask
+
+
+def test_next_uncertain_region_cycles_in_world_coordinates(scene, logic, volume, roi, tiny_model):
+    from slicer_scene import add_linear_transform
+    logic.segment(volume, roi, model_path=str(tiny_model), settings=dict(FAST, t0=0.0, t1=1.0))  # all uncertain
+    first = logic.next_uncertain_region()
+    assert first is not None
+    region, point = first
+    assert region.rank == 1
+    np.testing.assert_allclose(point, (ijk_to_ras(volume) @ [*region.anchor_ijk, 1])[:3], atol=1e-6)
+    ranks = [region.rank] + [logic.next_uncertain_region()[0].rank for _ in range(5)]
+    count = len(logic._session.uncertain_regions(5))
+    assert ranks == [(n % count) + 1 for n in range(6)]  # in rank order, then from the top again
+    shift = np.eye(4)
+    shift[:3, 3] = (10.0, -5.0, 2.5)
+    volume.SetAndObserveTransformNodeID(add_linear_transform(scene, shift).GetID())
+    region_now, moved = logic.next_uncertain_region()  # the seventh call: index 6 of the cycle
+    assert region_now == logic._session.uncertain_regions(5)[6 % count]
+    assert np.allclose(moved - (ijk_to_ras(volume) @ [*region_now.anchor_ijk, 1])[:3], (10.0, -5.0, 2.5))
+
+
+def test_familiarity_is_none_without_a_signature_and_a_verdict_with_one(logic, volume, roi, tiny_model):
+    assert logic.familiarity() is None  # nothing segmented yet
+    logic.segment(volume, roi, model_path=str(tiny_model), settings=FAST)
+    assert logic.familiarity() is None  # the tiny model's card has no spectral signature
+    from InteractiveSegLib.guidance import familiarity_text
+    assert "no spectral signature" in familiarity_text(None)
+    text = familiarity_text({"verdict": "similar to training data", "score": 1.234, "threshold": 2.0})
+    assert text.startswith("similar to training data") and "1.23" in text

@@ -23,6 +23,7 @@ import numpy as np
 # One setting per step, in order of expected influence; values bracket the current default.
 CANDIDATES = (
     {"learning_rate": 3e-3},
+    {"learning_rate": 1e-2},
     {"omega": 10.0},
     {"iterations": 40},
     {"t0": 0.1, "t1": 0.9},
