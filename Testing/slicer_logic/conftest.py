@@ -45,29 +45,12 @@ def scene():
     scene.Clear(1)
 
 
-
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """A small randomly initialised 3D model saved with its card, as a user's model file would be.
-
-    Untrained, it says "background" almost everywhere, which would make every mask the
-    tests compare empty. Its last bias is shifted so that about half of the test box comes
-    out as foreground: masks with both values, so that misplaced writes show.
-    """
-    import numpy as np
-    import torch
-    from interactiveseg import Box, Session, Volume, model_file, networks
+    """A small random 3D model saved with its card, as a user's model file would be; about half
+    of the test box comes out as foreground (see tiny_models.py)."""
+    from interactiveseg import Box, Volume
     from slicer_scene import blob_image
-    torch.manual_seed(0)
-    architecture = networks.pcnet_architecture(channels=4, compress_channels=2, classifier_channels=8)
-    network = networks.build_network(architecture)
-    card = model_file.new_card(architecture, grid_shape=(16, 32, 32))
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    model_file.save_model(path, network, card)
-    result = Session(Volume(blob_image(), spacing=(1, 1, 2)), path, "cpu").segment(Box((11, 11, 6), (29, 29, 14)))
-    probability = np.clip(result.region_probability, 1e-6, 1 - 1e-6)
-    median_logit = float(np.median(np.log(probability / (1 - probability))))
-    with torch.no_grad():
-        network.classifier[-1].bias[1] -= median_logit
-    model_file.save_model(path, network, card)
-    return path
+    from tiny_models import half_foreground_model
+    return half_foreground_model(tmp_path_factory.mktemp("model") / "tiny.safetensors",
+                                 Volume(blob_image(), spacing=(1, 1, 2)), Box((11, 11, 6), (29, 29, 14)), (16, 32, 32))
