@@ -17,26 +17,32 @@ from . import __version__
 from .errors import Cancelled, InputError, InteractiveSegError
 
 
+# Subcommands whose own parsers live beside their code: (name, help, module, function).
+DELEGATED = (
+    ("train", "Train a box segmentation model (P-Net or PC-Net).", "interactiveseg.training.commands", "train_main"),
+    ("prepare-data", "Build the training set from offline sources into a cache folder.",
+     "interactiveseg.training.commands", "prepare_data_main"),
+    ("evaluate-box", "Box-only Dice of a model on held-out structures, into its card.",
+     "interactiveseg.training.commands", "evaluate_main"),
+    ("evaluate", "Robot-user evaluation of this method and the baselines.",
+     "interactiveseg.evaluation.commands", "evaluate_main"),
+    ("web", "Serve the workflow in a browser on Slicer's own scene (trame-slicer).",
+     "interactiveseg_web.commands", "web_main"),
+    ("signature", "Store a model's spectral signature of its training data in its card.",
+     "interactiveseg.trust.commands", "signature_main"),
+    ("ood-eval", "Measure how well the spectral signature flags unfamiliar images.",
+     "interactiveseg.trust.commands", "ood_eval_main"),
+)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="interactiveseg", description=__doc__.splitlines()[0].rstrip("."))
     parser.add_argument("--version", action="version", version=f"interactiveseg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_segment(commands)
     _add_demo(commands)
-    _add_delegated(commands, "train", "Train a box segmentation model (P-Net or PC-Net).",
-                   "interactiveseg.training.commands", "train_main")
-    _add_delegated(commands, "prepare-data", "Build the training set from offline sources into a cache folder.",
-                   "interactiveseg.training.commands", "prepare_data_main")
-    _add_delegated(commands, "evaluate-box", "Box-only Dice of a model on held-out structures, into its card.",
-                   "interactiveseg.training.commands", "evaluate_main")
-    _add_delegated(commands, "evaluate", "Robot-user evaluation of this method and the baselines.",
-                   "interactiveseg.evaluation.commands", "evaluate_main")
-    _add_delegated(commands, "web", "Serve the workflow in a browser on Slicer's own scene (trame-slicer).",
-                   "interactiveseg_web.commands", "web_main")
-    _add_delegated(commands, "signature", "Store a model's spectral signature of its training data in its card.",
-                   "interactiveseg.trust.commands", "signature_main")
-    _add_delegated(commands, "ood-eval", "Measure how well the spectral signature flags unfamiliar images.",
-                   "interactiveseg.trust.commands", "ood_eval_main")
+    for name, help_text, module, function in DELEGATED:
+        _add_delegated(commands, name, help_text, module, function)
     args, rest = parser.parse_known_args(argv)
     if rest and not getattr(args, "passes_rest", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -51,22 +51,3 @@ def blob_image(shape=(20, 40, 40), center=(10, 20, 20), radius=7.0, seed=0):
     distance = np.sqrt((k - center[0]) ** 2 + (j - center[1]) ** 2 + (i - center[2]) ** 2)
     noise = np.random.default_rng(seed).normal(0, 5, shape)
     return (np.where(distance < radius, 200.0, 20.0) + noise).astype(np.int16)
-
-
-def scene_state(scene) -> dict:
-    """Every node's ID, class, name and content, to show an operation left the scene alone."""
-    from InteractiveSegLib.labelmaps import read_segment
-    state = {}
-    for index in range(scene.GetNumberOfNodes()):
-        node = scene.GetNthNode(index)
-        entry = [node.GetClassName(), node.GetName()]
-        if node.IsA("vtkMRMLVolumeNode") and node.GetImageData() is not None:
-            entry.append(slicer.util.arrayFromVolume(node).tobytes())
-        if node.IsA("vtkMRMLSegmentationNode"):
-            segmentation = node.GetSegmentation()
-            reference = node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole())
-            for segment_id in segmentation.GetSegmentIDs():
-                entry.append((segment_id, segmentation.GetSegment(segment_id).GetName(),
-                              read_segment(node, segment_id, reference).tobytes() if reference else None))
-        state[node.GetID()] = entry
-    return state

@@ -7,7 +7,8 @@ import pytest
 import slicer
 from interactiveseg import Cancelled, InputError, ModelError
 
-from slicer_scene import add_roi, add_volume, blob_image, rotation, scene_state
+from scene_checks import scene_state
+from slicer_scene import add_roi, add_volume, blob_image, rotation
 from InteractiveSegLib.labelmaps import read_segment, write_segment_region
 from InteractiveSegLib.logic import InteractiveSegmentationLogic
 from InteractiveSegLib.matrices import ijk_to_ras

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from web_helpers import add_box, finish, scene_fingerprint
+from scene_checks import scene_state
+from web_helpers import add_box, finish
 from interactiveseg import Box
 from interactiveseg.demo import DEMO_BOX, SAMPLE_IMAGE, demo_scribbles
 from InteractiveSegLib.labelmaps import full_region, read_segment, write_segment_region
@@ -68,54 +69,54 @@ def test_uncertainty_overlay_follows_the_toggle(workflow):
 def test_cancel_drops_the_round(workflow):
     _loaded(workflow)
     add_box(workflow, DEMO_BOX)
-    before = scene_fingerprint(workflow.scene)
+    before = scene_state(workflow.scene)
     assert workflow.act("segment") and workflow.act("cancel")
     finish(workflow)
     assert workflow.status.text == "Cancelled: nothing was changed."
-    assert scene_fingerprint(workflow.scene) == before
+    assert scene_state(workflow.scene) == before
     assert workflow.summary()["rounds"] == 0
 
 
 def test_a_file_that_is_not_an_image_leaves_the_scene_alone(workflow, tmp_path):
     _loaded(workflow)
-    before = scene_fingerprint(workflow.scene)
+    before = scene_state(workflow.scene)
     bad = tmp_path / "notes.nrrd"
     bad.write_text("this is not an image\n")
     assert not workflow.act("load", bad)
     assert workflow.status.error and "Cannot read" in workflow.status.text
-    assert scene_fingerprint(workflow.scene) == before
+    assert scene_state(workflow.scene) == before
     assert workflow.summary()["volume"] == "CTChest4.nrrd"
 
 
 def test_a_4d_volume_is_refused(workflow, tmp_path):
     _loaded(workflow)
-    before = scene_fingerprint(workflow.scene)
+    before = scene_state(workflow.scene)
     path = tmp_path / "series.nrrd"
     array = np.random.default_rng(0).integers(0, 100, (3, 4, 8, 8)).astype(np.int16)
     sitk.WriteImage(sitk.GetImageFromArray(array, isVector=False), str(path))
     assert sitk.ReadImage(str(path)).GetDimension() == 4
     assert not workflow.act("load", path)
     assert workflow.status.error and "4D" in workflow.status.text
-    assert scene_fingerprint(workflow.scene) == before
+    assert scene_state(workflow.scene) == before
 
 
 def test_a_box_outside_the_volume_is_refused(workflow):
     _loaded(workflow)
     roi = add_box(workflow, DEMO_BOX)
     roi.SetCenter(5000.0, 5000.0, 5000.0)
-    before = scene_fingerprint(workflow.scene)
+    before = scene_state(workflow.scene)
     assert not workflow.act("segment")
     assert workflow.status.error and "outside" in workflow.status.text
     assert not workflow.busy
-    assert scene_fingerprint(workflow.scene) == before
+    assert scene_state(workflow.scene) == before
 
 
 def test_refine_without_a_box_is_refused(workflow):
     _loaded(workflow)
-    before = scene_fingerprint(workflow.scene)
+    before = scene_state(workflow.scene)
     assert not workflow.act("refine")
     assert workflow.status.error and "Place a box" in workflow.status.text
-    assert scene_fingerprint(workflow.scene) == before
+    assert scene_state(workflow.scene) == before
 
 
 def test_segment_without_a_volume_or_box_says_what_is_missing(workflow):

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-import slicer
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "InteractiveSeg"))  # InteractiveSegLib and interactiveseg_web, as installed
 
@@ -21,20 +19,6 @@ def finish(workflow, timeout: float = 120.0) -> None:
     while not workflow.poll():
         assert time.monotonic() < deadline, f"the round did not finish within {timeout} s"
         time.sleep(0.05)
-
-
-def scene_fingerprint(scene) -> dict:
-    """Node IDs, classes and volume voxels: enough to show an action changed nothing."""
-    out = {}
-    for index in range(scene.GetNumberOfNodes()):
-        node = scene.GetNthNode(index)
-        entry = [node.GetClassName(), node.GetName()]
-        if node.IsA("vtkMRMLVolumeNode") and node.GetImageData() is not None:
-            entry.append(slicer.util.arrayFromVolume(node).tobytes())
-        if node.IsA("vtkMRMLSegmentationNode"):
-            entry.append(tuple(node.GetSegmentation().GetSegmentIDs()))
-        out[node.GetID()] = entry
-    return out
 
 
 def add_box(workflow, box):
