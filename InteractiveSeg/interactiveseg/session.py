@@ -69,9 +69,14 @@ class Session:
         prepared = prepare_input(self.volume, clipped, self.model.card)
         _report(progress, 0.1, "computing features")
         self._network.load_state_dict(self.model.network.state_dict())
-        grid, probability = self._with_fallback(lambda: self._first_pass(prepared))
-        if cancel is not None and cancel():
-            raise Cancelled("Cancelled: the session is unchanged.")
+        try:
+            grid, probability = self._with_fallback(lambda: self._first_pass(prepared))
+            if cancel is not None and cancel():
+                raise Cancelled("Cancelled: the session is unchanged.")
+        except BaseException:
+            if self._rounds:  # the previous box's rounds stay current, with their weights
+                self._restore(self._rounds[-1].weights)
+            raise
         self._prepared, self._grid = prepared, grid
         empty = np.zeros(prepared.crop.crop_shape, dtype=bool)
         notes = []

@@ -215,3 +215,21 @@ def test_unsupervised_refine_with_nothing_certain_leaves_the_prediction(blob_vol
     first = session.segment(BLOB_BOX)
     second = session.refine()  # only the margin is certain (background): no weight update, no crash
     np.testing.assert_allclose(second.probability, first.probability, atol=1e-6)
+
+
+def test_cancelling_a_new_box_keeps_the_previous_box_and_its_rounds(blob_session, blob_volume):
+    volume, _, blob_b = blob_volume
+    blob_session.segment(BLOB_BOX)
+    refined = blob_session.refine(foreground=blob_b_scribble(volume, blob_b))
+    with pytest.raises(Cancelled):
+        blob_session.segment([0, 0, 0, 20, 20, 10], cancel=lambda: True)
+    assert blob_session.result is refined and blob_session.round == 1
+    # The weights are still round 1's: undoing and refining again gives the same result.
+    again = Session(volume, model=blob_session.model, device="cpu", settings=blob_session.settings)
+    again.segment(BLOB_BOX)
+    np.testing.assert_array_equal(again.refine(foreground=blob_b_scribble(volume, blob_b)).probability,
+                                  refined.probability)
+    bg = np.zeros(volume.shape, dtype=bool)
+    bg[8, 7, 5:30] = True
+    np.testing.assert_array_equal(blob_session.refine(background=bg).probability,
+                                  again.refine(background=bg).probability)
