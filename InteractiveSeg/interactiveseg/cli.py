@@ -173,7 +173,8 @@ def check_output_path(path) -> None:
 
 
 def run_demo(args) -> int:
-    from .demo import SAMPLE_IMAGE, SAMPLE_REFERENCE, REFERENCE_LABEL, DEMO_BOX, demo_scribbles, dice
+    from .demo import SAMPLE_IMAGE, SAMPLE_REFERENCE, REFERENCE_LABEL, DEMO_BOX, demo_scribbles
+    from .overlap import dice
     from .image_io import read_volume, write_labelmap, write_segmentation
     from .render import render_png
     from .session import Session

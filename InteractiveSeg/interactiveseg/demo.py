@@ -29,8 +29,3 @@ def demo_scribbles(shape_kji) -> tuple:
     for i0, i1, j, k, label in DEMO_STROKES:
         masks[label][k, j, i0:i1 + 1] = True
     return masks["foreground"], masks["background"]
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total

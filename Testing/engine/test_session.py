@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from interactiveseg import Cancelled, InputError, Session, Settings
-from interactiveseg.demo import dice
+from interactiveseg.overlap import dice
 
 from engine_fixtures import BLOB_BOX
 

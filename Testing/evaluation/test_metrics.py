@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from interactiveseg.evaluation.metrics import dice, hd95
+from interactiveseg.evaluation.metrics import hd95
+from interactiveseg.overlap import dice
 
 
 def cube(shape=(12, 20, 20), lower=(3, 5, 5), size=(5, 8, 8)):

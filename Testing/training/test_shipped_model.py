@@ -8,7 +8,8 @@ import pytest
 
 from interactiveseg.image_io import volume_from_sitk
 from interactiveseg.model_file import default_model_path, load_model, read_card, sha256_of
-from interactiveseg.training.evaluate_box import dice, segment_box
+from interactiveseg.overlap import dice
+from interactiveseg.training.evaluate_box import segment_box
 from interactiveseg.training.manifest import structure_stats
 from interactiveseg.training.samples import tight_box
 

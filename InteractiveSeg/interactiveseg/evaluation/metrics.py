@@ -1,4 +1,4 @@
-"""Overlap and boundary distance between a mask and the reference, in millimetres.
+"""Boundary distance between a mask and the reference, in millimetres (Dice: interactiveseg.overlap).
 
 HD95 follows the common convention (MedPy, the Medical Segmentation Decathlon): the
 larger of the two directed 95th percentiles of surface-to-surface distances, with
@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-
-
-def dice(mask: np.ndarray, reference: np.ndarray) -> float:
-    total = int(mask.sum()) + int(reference.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(mask, reference).sum()) / total
 
 
 def hd95(mask: np.ndarray, reference: np.ndarray, spacing_ijk) -> float | None:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..overlap import dice
 from .measure import measure
 from .methods import make_method
-from .metrics import dice, hd95
+from .metrics import hd95
 from .robot_user import RobotUser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..overlap import dice
 from ..preprocess import as_network_batch, from_network_batch, prepare_input
 from .samples import tight_box
 
@@ -40,11 +41,6 @@ def segment_box(network, card: dict, volume, box, device="cpu") -> np.ndarray:
         probability = from_network_batch(torch.softmax(logits.float(), 1)[:, 1:], dims).cpu()
     crop_probability = prepared.crop.from_grid(probability)[0].numpy()
     return prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability > 0.5)
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
 
 
 def evaluate(network, card: dict, loaded_cases, roles=("val",), device="cpu", limit=None) -> list:

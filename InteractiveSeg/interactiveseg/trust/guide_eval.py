@@ -23,7 +23,7 @@ ROBOTS = ("error-driven", "uncertainty-guided")
 
 def run_task(task, model, settings, robot, rounds: int, device: str = "cpu") -> list:
     """Dice per round of both users on one structure."""
-    from ..evaluation.metrics import dice
+    from ..overlap import dice
     from ..session import Session
     from .regions import most_uncertain_scribble
 
