@@ -42,3 +42,38 @@ def test_training_resumes_from_its_checkpoint(tiny_manifest, tmp_path):
     changed = any(not torch.equal(first["network"][k], v) for k, v in resumed.network.state_dict().items())
     assert changed  # the third step trained from the saved weights
     json.loads((tmp_path / "m.json").read_text())
+
+
+def test_card_says_why_the_run_stopped(tiny_manifest, tmp_path):
+    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), grid=(8, 16, 16),
+                         channels=4, steps=2, validate_every=1)
+    Trainer(config, log=lambda _: None).run()
+    training = json.loads((tmp_path / "m.json").read_text())["training"]
+    assert training["stopped_by"] == "step limit (--steps 2)"
+    assert training["run_total_steps"] == 2 and len(training["run_history_step_loss_dice"]) == 2
+    config.steps, config.max_seconds = 10, 0.0
+    Trainer(config, log=lambda _: None).run()
+    training = json.loads((tmp_path / "m.json").read_text())["training"]
+    assert training["stopped_by"] == "time budget (--max-seconds 0)"
+    assert training["run_total_steps"] == 3  # one step, then the budget was spent
+
+
+class FlatValidation(Trainer):
+    """A trainer whose validation never improves after the first, to drive the stopping rule."""
+
+    def validate(self) -> float:
+        return 0.5
+
+
+def test_training_stops_when_validation_stops_improving(tiny_manifest, tmp_path):
+    messages = []
+    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), grid=(8, 16, 16),
+                         channels=4, steps=50, validate_every=1, patience=2, max_drops=1, learning_rate=1e-3)
+    trainer = FlatValidation(config, log=messages.append)
+    trainer.run()
+    # best at step 1; 2 flat validations -> drop; 2 more -> stop at step 5
+    assert trainer.state["step"] == 5
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(3e-4)
+    card = load_model(tmp_path / "m.safetensors").card
+    assert card["training"]["best_step"] == 1
+    assert card["training"]["stopped_by"].startswith("validation Dice stopped improving")

@@ -8,7 +8,7 @@ step, history) lets a stopped run continue where it left off.
 """
 from __future__ import annotations
 
-import math
+import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model_file import new_card, save_model
+from ..image_io import atomic_write
+from ..model_file import card_path, new_card, save_model
 from ..networks import build_network, pcnet_architecture, pnet_architecture
 from .evaluate_box import evaluate, summarize
 from .manifest import read_manifest
@@ -185,6 +186,7 @@ class Trainer:
         self.network.train()
         start, losses = time.time(), []
         seconds_before = self.state["seconds"]
+        stopped_by = f"step limit (--steps {c.steps})"
         while self.state["step"] < c.steps:
             step = self.state["step"]
             self.optimizer.zero_grad()
@@ -198,8 +200,12 @@ class Trainer:
             self.state["step"] = step + 1
             self.state["seconds"] = seconds_before + time.time() - start
             stop = c.max_seconds is not None and self.state["seconds"] >= c.max_seconds
+            if stop:
+                stopped_by = f"time budget (--max-seconds {c.max_seconds:g})"
             if self.state["step"] % c.validate_every == 0 or self.state["step"] == c.steps or stop:
-                stop = self._after_validation(float(np.mean(losses[-c.validate_every:]))) or stop
+                if self._after_validation(float(np.mean(losses[-c.validate_every:]))):
+                    stop, stopped_by = True, (f"validation Dice stopped improving ({c.patience} validations "
+                                              f"without gain after {c.max_drops} learning-rate drops)")
             elif self.state["step"] % 10 == 0:
                 self._progress(float(np.mean(losses[-10:])))
             if self.state["step"] % c.checkpoint_every == 0 or stop:
@@ -209,7 +215,22 @@ class Trainer:
         self.save_checkpoint()
         if not self.output.is_file():  # a run too short to validate still leaves a loadable model
             self._save_model()
+        self._record_run_end(stopped_by)
         return self.output
+
+    def _record_run_end(self, stopped_by: str):
+        """Say in the card why the run stopped and what it did after the shipped (best) weights.
+
+        Only the card changes: the weights, and so their checksum, stay those of the best validation.
+        """
+        path = card_path(self.output)
+        card = json.loads(path.read_text())
+        card["training"].update(
+            stopped_by=stopped_by, run_total_steps=self.state["step"], run_total_seconds=round(self.state["seconds"]),
+            run_history_step_loss_dice=[[int(s), round(l, 4), round(d, 4)] for s, l, d in self.state["history"]],
+            note="steps, seconds and history_step_loss_dice describe the shipped weights (the best validation); "
+                 "run_total_* and run_history_* describe the whole run")
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2) + "\n"))
 
     def _after_validation(self, loss: float) -> bool:
         dice = self.validate()
