@@ -18,7 +18,6 @@ UI_FILE = MODULE / "Resources" / "UI" / "InteractiveSeg.ui"
 # Under the module folder but not shipped, and why.
 NOT_SHIPPED = (
     "CMakeLists.txt",  # the build description itself
-    "README-extension-draft.md",  # documentation source
     "interactiveseg/samples/",  # data for the command-line demo; Slicer has Sample Data
     "interactiveseg.egg-info/",  # pip's development install
     "interactiveseg_web/",  # browser front end (pip extra 'web'), not part of the Slicer module
