@@ -21,8 +21,9 @@ class WebController:
         self._summary_due = True
         self.state.update({"busy": False, "progress": 0, "progress_text": "", "tool": "", "show_uncertainty": False,
                            "brush_size": workflow.brush_percent,
-                           "volume_path": "", "save_path": "", "status_text": "", "status_error": False,
+                           "volume_path": "", "upload": None, "save_path": "", "status_text": "", "status_error": False,
                            "summary": {}, "summary_text": ""})
+        self.state.change("upload")(self._on_upload)
         self.state.change("tool")(self._on_tool)
         self.state.change("show_uncertainty")(self._on_uncertainty)
         self.state.change("brush_size")(self._on_brush_size)
@@ -62,6 +63,16 @@ class WebController:
 
     def save(self):
         self._do("save", self.state.save_path or self._default_save_path())
+
+    def _on_upload(self, upload, **_):
+        """A file chosen in the page's file input: its bytes arrive in the state, and are loaded like a path."""
+        if not upload:
+            return
+        from trame.app.file_upload import ClientFile
+        file = ClientFile(upload[0] if isinstance(upload, list) else upload)
+        if self._do("load_upload", file.name, file.content, self.output_dir / "uploads"):
+            self.state.volume_path = str(self.workflow.volume_path)
+        self.state.upload = None  # ready for the next file; the bytes are not kept in the state
 
     def _on_tool(self, tool, **_):
         if tool != self.workflow.tool:

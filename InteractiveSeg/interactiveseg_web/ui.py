@@ -8,6 +8,8 @@ from trame.ui.vuetify3 import VAppLayout
 from trame.widgets import html
 from trame.widgets import vuetify3 as v
 
+from .uploads import UPLOAD_SUFFIXES
+
 
 def build_page(server, controller, layout_manager):
     """Build the page; `controller` has one method per button (see app.WebController)."""
@@ -40,6 +42,9 @@ def _volume_section(c):
     with html.Div(classes="d-flex", style="gap: 6px"):
         _button("Load", "load-button", c.load)
         _button("Open sample", "sample-button", c.load_sample)
+    v.VFileInput(v_model=("upload", None), id="upload-input", label="Or upload an image file",
+                 accept=",".join(UPLOAD_SUFFIXES), density="compact", hide_details=True, show_size=True,
+                 disabled=("busy",))
 
 
 def _round_section(c):

@@ -22,7 +22,7 @@ from InteractiveSegLib.labelmaps import read_segment
 from InteractiveSegLib.logic import InteractiveSegmentationLogic
 from InteractiveSegLib.worker import BackgroundTask
 
-from . import scene_files
+from . import scene_files, uploads
 
 TOOLS = ("", "foreground", "background", "erase")  # "": no painting, the views pan and zoom
 UNCERTAINTY_OPACITY = 0.4
@@ -45,6 +45,7 @@ class Workflow:
         self.logic = logic or InteractiveSegmentationLogic(self.scene)
         self.model_path, self.device, self.settings = model_path, device, dict(settings or {})
         self.volume_node = None
+        self.volume_path = None  # the file or folder it was loaded from
         self.roi_node = None
         self.segmentation_node = None  # the output: made by the first Segment
         self.segment_id = ""  # "": the next Segment adds a new segment
@@ -84,12 +85,23 @@ class Workflow:
         node = scene_files.load_volume(self.app, path)  # refuses bad files before the scene changes
         self._end_interaction()
         self.volume_node, self.roi_node, self.segmentation_node, self.segment_id = node, None, None, ""
+        self.volume_path = Path(path)
         for view in self.app.view_manager.get_slice_views():
             view.set_background_volume_id(node.GetID())
             view.set_foreground_volume_id(None)
             view.set_visible_in_3d(True)  # the 3D view shows the three slices around the segment
         self.app.display_manager.reset_views()
         self.status = Status(f"Loaded '{node.GetName()}'. Press Place box, then click two corners in a slice view.")
+
+    def load_upload(self, name: str, content: bytes | None, folder: Path) -> None:
+        """Keep a file sent from the browser in `folder`, then load it; a file that fails to load is removed again."""
+        self._check_idle()
+        path = uploads.store_upload(name, content, Path(folder))
+        try:
+            self.load(path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
 
     # Box ------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Starts `python -m interactiveseg_web.commands sample` on a free loopback port, then in the
 page: refuses Refine without a box and a file that is not an image, places a box with two
-clicks, presses Segment, paints one foreground stroke, presses Refine and saves. The scene
+clicks, presses Segment, paints one foreground stroke, presses Refine, saves, and uploads an image. The scene
 facts come from the server (its `summary` state, computed from the MRML scene) and from
 the saved .seg.nrrd. The screenshot goes to output/web-e2e.png for CI's artefacts.
 """
@@ -22,6 +22,7 @@ import pytest
 import SimpleITK as sitk
 from playwright.sync_api import sync_playwright
 
+from interactiveseg.demo import SAMPLE_IMAGE
 from web_helpers import FAST, REPO
 
 CHROMIUM = "/usr/bin/chromium"
@@ -170,4 +171,12 @@ def test_box_segment_paint_refine_in_the_browser(server, page):
     _wait(lambda: (state(page, "status_text") or "").startswith("Saved"), 30, "the save")
     saved = sitk.GetArrayFromImage(sitk.ReadImage(str(server["out"] / "CTChest4.seg.nrrd")))
     assert int(np.count_nonzero(saved)) == second["segment_voxels"]
+
+    # Upload from the browser: the file goes to the server's upload folder and becomes the volume.
+    page.set_input_files("#upload-input", str(SAMPLE_IMAGE))
+    uploaded = server["out"] / "uploads" / SAMPLE_IMAGE.name
+    _wait(lambda: state(page, "volume_path") == str(uploaded) and not state(page, "busy"), 60, "the upload to load")
+    assert not state(page, "status_error"), state(page, "status_text")
+    assert uploaded.read_bytes() == SAMPLE_IMAGE.read_bytes()
+    idle_after(page, lambda s: s["rounds"] == 0 and not s["box"], 20, "a fresh start on the uploaded volume")
     assert server["process"].poll() is None

@@ -133,3 +133,30 @@ def test_saving_needs_a_segment_and_the_seg_nrrd_suffix(workflow, tmp_path):
     finish(workflow)
     assert not workflow.act("save", tmp_path / "a.nii.gz") and ".seg.nrrd" in workflow.status.text
     assert not (tmp_path / "a.nii.gz").exists()
+
+
+def test_an_uploaded_image_is_kept_under_its_own_name_and_loaded(workflow, tmp_path):
+    folder = tmp_path / "uploads"
+    content = SAMPLE_IMAGE.read_bytes()
+    assert workflow.act("load_upload", "CTChest4.nrrd", content, folder), workflow.status.text
+    assert workflow.volume_path == folder / "CTChest4.nrrd"
+    assert workflow.summary()["volume"] == workflow.volume_node.GetName()
+    loaded = workflow.volume_node
+    assert workflow.act("load_upload", "CTChest4.nrrd", content, folder), workflow.status.text
+    assert workflow.volume_path == folder / "CTChest4-2.nrrd"  # the first upload is not overwritten
+    assert (folder / "CTChest4.nrrd").read_bytes() == content
+    assert workflow.volume_node is not loaded
+
+
+def test_bad_uploads_are_refused_and_leave_no_file(workflow, tmp_path):
+    folder = tmp_path / "uploads"
+    _loaded(workflow)
+    before = scene_state(workflow.scene)
+    for name, content, message in [("notes.txt", b"hello", "not an image file"),
+                                   ("../../escape.nrrd", b"", "arrived empty"),
+                                   ("broken.nrrd", b"NRRD0004\nnot really\n", "Cannot read")]:
+        assert not workflow.act("load_upload", name, content, folder)
+        assert workflow.status.error and message in workflow.status.text, workflow.status.text
+    assert scene_state(workflow.scene) == before
+    assert not folder.exists() or not any(folder.iterdir())
+    assert not (tmp_path / "escape.nrrd").exists()
