@@ -109,7 +109,8 @@ class InteractiveSegmentationLogic:
         foreground, background = painted.masks()
 
         def compute(job, progress, cancel):
-            return job.session.refine(foreground, background, progress=progress, cancel=cancel)
+            # The scribble layer holds every stroke still drawn: an erased one must stop counting.
+            return job.session.refine(foreground, background, progress=progress, cancel=cancel, replace=True)
 
         return self._plan(Job(history.REFINE, compute, self._epoch, self._volume_node, top.segmentation_node,
                               top.segment_id, session=self._session, painted=painted))
@@ -146,10 +147,19 @@ class InteractiveSegmentationLogic:
         created_node = job.segmentation_node is None
         segmentation_node = job.segmentation_node or self._new_segmentation(job.volume_node)
         segment_id, created = job.segment_id, False
-        if not segment_id or segmentation_node.GetSegmentation().GetSegment(segment_id) is None:
-            segment_id, created = self._new_segment(segmentation_node), True
-        previous = labelmaps.read_segment(segmentation_node, segment_id, job.volume_node, result.region)
-        labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.region, result.region_mask)
+        try:
+            if not segment_id or segmentation_node.GetSegmentation().GetSegment(segment_id) is None:
+                segment_id, created = self._new_segment(segmentation_node), True
+            # Only the box is written: the segment's voxels in the margin around it stay as they were.
+            previous = labelmaps.read_segment(segmentation_node, segment_id, job.volume_node, result.box)
+            labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.box, result.box_mask)
+        except BaseException:  # nothing half-written: the scene and the engine stay in step
+            if created_node:
+                self._remove_node(segmentation_node)
+            elif created and segmentation_node.GetSegmentation().GetSegment(segment_id) is not None:
+                segmentation_node.GetSegmentation().RemoveSegment(segment_id)
+            self._drop_late(job)
+            raise
         if job.kind == history.SEGMENT:
             self._session, self._volume_node, self._epoch = job.session, job.volume_node, job.epoch
             scribbles_before = self._clear_scribbles_for_new_box(job.volume_node)
@@ -157,7 +167,7 @@ class InteractiveSegmentationLogic:
             scribbles_before = self._scribbles_after_last_round
             self._scribbles_after_last_round = job.painted
         self._history.append(history.Step(job.kind, job.epoch, job.volume_node, segmentation_node, segment_id,
-                                          created, result.region, previous, scribbles_before, created_node))
+                                          created, result.box, previous, scribbles_before, created_node))
         job.segmentation_node, job.segment_id = segmentation_node, segment_id
         self.update_uncertainty(result)
         return result
@@ -195,7 +205,7 @@ class InteractiveSegmentationLogic:
         step = self._history.pop()
         if self._present(step.segmentation_node) and self._present(step.volume_node):
             segmentation = step.segmentation_node.GetSegmentation()
-            if step.created_node:
+            if step.created_node and segmentation.GetNumberOfSegments() <= 1:  # nothing else was added to it
                 self._remove_node(step.segmentation_node)
             elif step.created_segment:
                 segmentation.RemoveSegment(step.segment_id)

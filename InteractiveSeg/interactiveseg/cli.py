@@ -122,7 +122,7 @@ def run_segment(args) -> int:
     _use_threads(args.threads)
     check_output_path(args.output)
     if args.uncertainty:
-        check_output_path(args.uncertainty)
+        check_output_path(args.uncertainty, segmentation=False)
     volume = read_volume(args.image, modality=args.modality)
     box = box_from_roi_file(args.roi, volume) if args.roi else Box.from_ijk(args.box)
     foreground, background = read_scribbles(args.scribbles, volume) if args.scribbles else (None, None)
@@ -164,8 +164,10 @@ def read_scribbles(path, volume) -> tuple:
     return values == 1, values == 2
 
 
-def check_output_path(path) -> None:
-    path = Path(path)
+def check_output_path(path, segmentation: bool = True) -> None:
+    """Refuse an output before the computation: unknown format, missing folder, a folder's name."""
+    from .image_io import check_output_suffix
+    path = check_output_suffix(path, segmentation)
     if not path.parent.exists():
         raise InputError(f"Output folder does not exist: {path.parent}")
     if path.is_dir():

@@ -110,7 +110,7 @@ class Crop:
         downsampling.
         """
         mask = np.asarray(mask, dtype=bool)
-        nearest = _resize(torch.from_numpy(mask[None].astype(np.float32)), self.grid_shape, mode="nearest")[0] > 0.5
+        nearest = _resize(torch.from_numpy(mask[None].astype(np.float32)), self.grid_shape, mode="nearest-exact")[0] > 0.5
         index = np.nonzero(mask)
         if len(index[0]):
             grid_index = [np.minimum((((idx + 0.5) * g) // c).astype(int), g - 1)
@@ -149,5 +149,5 @@ def make_crop(box: Box, shape_kji, grid_shape, margin_fraction: float, margin_mi
 def _resize(tensor: torch.Tensor, shape, mode: str = "trilinear") -> torch.Tensor:
     if tuple(tensor.shape[1:]) == tuple(shape):
         return tensor
-    kwargs = {} if mode == "nearest" else {"align_corners": False}
+    kwargs = {} if mode.startswith("nearest") else {"align_corners": False}
     return F.interpolate(tensor[None].float(), size=tuple(shape), mode=mode, **kwargs)[0]

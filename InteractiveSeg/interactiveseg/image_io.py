@@ -15,7 +15,9 @@ import SimpleITK as sitk
 from .errors import InputError
 from .volume import Volume
 
-LABELMAP_SUFFIXES = (".nrrd", ".nii.gz", ".nii", ".mha", ".mhd")
+LABELMAP_SUFFIXES = (".nrrd", ".nii.gz", ".nii", ".mha")  # single files: written atomically
+UMASK = os.umask(0o022)  # reading the process's umask means setting it: set it straight back
+os.umask(UMASK)
 
 
 def read_volume(path, modality: str = "auto") -> Volume:
@@ -95,9 +97,7 @@ def volume_to_sitk(volume: Volume, array=None) -> sitk.Image:
 
 def write_labelmap(path, mask: np.ndarray, reference: Volume) -> Path:
     """Write a 0/1 labelmap on the reference grid (format chosen by the file name)."""
-    path = Path(path)
-    if not str(path).lower().endswith(LABELMAP_SUFFIXES):
-        raise InputError(f"Output must end with one of {', '.join(LABELMAP_SUFFIXES)} or .seg.nrrd: {path}")
+    path = check_output_suffix(path)
     check_on_grid(mask, reference, "mask")
     image = volume_to_sitk(reference, mask.astype(np.uint8))
     atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True))
@@ -106,7 +106,7 @@ def write_labelmap(path, mask: np.ndarray, reference: Volume) -> Path:
 
 def write_scalar_map(path, values: np.ndarray, reference: Volume) -> Path:
     """Write a float32 map (probability, uncertainty) on the reference grid."""
-    path = Path(path)
+    path = check_output_suffix(path, segmentation=False)
     check_on_grid(values, reference, "map")
     image = volume_to_sitk(reference, values.astype(np.float32))
     atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True))
@@ -167,6 +167,21 @@ def extent_string(mask: np.ndarray) -> str:
     return f"{i.min()} {i.max()} {j.min()} {j.max()} {k.min()} {k.max()}"
 
 
+def check_output_suffix(path, segmentation: bool = True) -> Path:
+    """Refuse an output name whose format cannot be written, before any work is done."""
+    path = Path(path)
+    name = str(path).lower()
+    if name.endswith(".seg.nrrd"):
+        if segmentation:
+            return path
+        raise InputError(f"Output must end with one of {', '.join(LABELMAP_SUFFIXES)} "
+                         f"(this is a scalar map, not a segmentation): {path}")
+    if not name.endswith(LABELMAP_SUFFIXES):
+        allowed = ", ".join(LABELMAP_SUFFIXES + ((".seg.nrrd",) if segmentation else ()))
+        raise InputError(f"Output must end with one of {allowed}: {path}")
+    return path
+
+
 def check_on_grid(array: np.ndarray, reference: Volume, what: str) -> None:
     if np.shape(array) != reference.shape:
         raise InputError(f"The {what} has shape {np.shape(array)} but the image has {reference.shape} (k, j, i).")
@@ -178,14 +193,20 @@ def atomic_write(path: Path, write) -> None:
     if not path.parent.exists():
         raise InputError(f"Output folder does not exist: {path.parent}")
     suffix = "".join(path.suffixes) or ".tmp"
-    handle, tmp = tempfile.mkstemp(prefix=".partial-", suffix=suffix, dir=path.parent)
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=".partial-", suffix=suffix, dir=path.parent)
+    except OSError as error:
+        raise InputError(f"Cannot write {path}: {error.strerror or error}") from None
     os.close(handle)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes owner-only files; outputs get the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(error, (OSError, RuntimeError)):  # a full disk, a read-only folder, a writer's refusal
+            raise InputError(f"Cannot write {path}: {first_line(error)}") from None
         raise
 
 

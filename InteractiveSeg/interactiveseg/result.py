@@ -33,6 +33,12 @@ class Result:
         inside = self.box.contains_kji(k + k0, j + j0, i + i0)
         return (self.region_probability >= 0.5) & inside
 
+    @property
+    def box_mask(self) -> np.ndarray:
+        """`region_mask` cut to the user's box (box-shaped): what a round writes into an existing segment."""
+        (i0, j0, k0), (bi0, bj0, bk0), (bi1, bj1, bk1) = self.region.lower, self.box.lower, self.box.upper
+        return self.region_mask[bk0 - k0:bk1 - k0 + 1, bj0 - j0:bj1 - j0 + 1, bi0 - i0:bi1 - i0 + 1]
+
     @cached_property
     def mask(self) -> np.ndarray:
         return self._full(self.region_mask, bool)

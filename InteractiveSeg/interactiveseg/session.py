@@ -6,7 +6,8 @@
     session.undo()                                 # back to `first`
 
 Rounds accumulate: each refine starts from the previous round's fine-tuned weights and
-adds its scribbles to the earlier ones. The loaded model is never modified.
+adds its scribbles to the earlier ones (or, with `replace=True`, takes them as the whole
+set). The loaded model is never modified.
 """
 from __future__ import annotations
 
@@ -87,15 +88,24 @@ class Session:
         _report(progress, 1.0, "done")
         return result
 
-    def refine(self, foreground=None, background=None, progress: Progress = None, cancel: Cancel = None) -> Result:
-        """Fine-tune on scribbles (boolean (k, j, i) masks on the full grid); no scribbles: unsupervised."""
+    def refine(self, foreground=None, background=None, progress: Progress = None, cancel: Cancel = None,
+               replace: bool = False) -> Result:
+        """Fine-tune on scribbles (boolean (k, j, i) masks on the full grid); no scribbles: unsupervised.
+
+        By default the scribbles are new strokes, added to the earlier rounds' ones. With
+        `replace=True` they are the whole set (as a scribble layer that can be erased holds):
+        a stroke erased since the last round no longer counts.
+        """
         if not self._rounds:
             raise InputError("Place a box and segment before refining.")
         start = time.perf_counter()
         previous = self._rounds[-1]
         new_fg, new_bg, notes = self._crop_scribbles(foreground, background)
-        fg = (previous.foreground & ~new_bg) | new_fg  # the newest stroke wins where strokes overlap
-        bg = (previous.background & ~new_fg) | new_bg
+        if replace:
+            fg, bg = new_fg, new_bg & ~new_fg
+        else:
+            fg = (previous.foreground & ~new_bg) | new_fg  # the newest stroke wins where strokes overlap
+            bg = (previous.background & ~new_fg) | new_bg
         grid_fg = self._prepared.crop.mask_to_grid(fg)
         grid_bg = self._prepared.crop.mask_to_grid(bg) & ~grid_fg
         if self.settings.fine_tune:

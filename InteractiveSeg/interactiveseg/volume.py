@@ -37,7 +37,7 @@ class Volume:
         if len(origin) != 3 or not all(np.isfinite(origin)):
             raise InputError(f"Origin must be three finite numbers, got {self.origin}.")
         direction = np.array(self.direction, dtype=float).reshape(3, 3)
-        if abs(abs(np.linalg.det(direction)) - 1.0) > 1e-3:
+        if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-3):
             raise InputError("Direction matrix must be orthonormal.")
         if self.modality not in ("auto", "CT", "MR"):
             raise InputError(f"Modality must be 'CT', 'MR' or 'auto', got {self.modality!r}.")

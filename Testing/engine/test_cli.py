@@ -112,6 +112,30 @@ def test_bad_input_exits_non_zero_with_one_message_and_no_output(tmp_path, rando
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial")]
 
 
+@pytest.mark.parametrize("output, uncertainty, message", [
+    ("out.txt", None, "Output must end with one of"),
+    ("out.seg.nrrd", "u.txt", "Output must end with one of"),
+    ("out.seg.nrrd", "u.seg.nrrd", "Output must end with one of"),  # a map is not a segmentation
+    ("no-such-folder/out.seg.nrrd", None, "Output folder does not exist"),
+])
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, random_model_path, output, uncertainty, message):
+    extra = ["--uncertainty", tmp_path / uncertainty] if uncertainty else []
+    done = run("segment", SAMPLE_IMAGE, "--box", *BOX, "--model", random_model_path, "--output", tmp_path / output,
+               *extra)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert not any(tmp_path.iterdir())  # not even the first output
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+    volume = read_volume(SAMPLE_IMAGE)
+    path = write_labelmap(tmp_path / "mask.nrrd", volume.array > 0, volume)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_demo_writes_segmentation_scribbles_and_picture(tmp_path, random_model_path, monkeypatch):
     from interactiveseg import cli, model_file
     monkeypatch.setattr(model_file, "default_model_path", lambda dims=None: random_model_path)

@@ -58,3 +58,6 @@ def test_bad_geometry_is_refused():
         Volume(np.arange(8.0).reshape(2, 2, 2), spacing=(1, 0, 1))
     with pytest.raises(InputError, match="orthonormal"):
         Volume(np.arange(8.0).reshape(2, 2, 2), direction=np.diag([1, 2, 1]))
+    sheared = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # determinant 1, axes not at right angles
+    with pytest.raises(InputError, match="orthonormal"):
+        Volume(np.arange(8.0).reshape(2, 2, 2), direction=sheared)

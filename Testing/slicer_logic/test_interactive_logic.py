@@ -135,6 +135,54 @@ def test_undo_restores_scribbles_of_that_round(scene, logic, volume, roi, output
     assert fg[10, 20, 20] and not bg.any()  # the first round's stroke stays, the second's is gone
 
 
+def erase(logic, volume, segment_id, voxels):
+    """The Segment Editor's Erase on the scribble segmentation."""
+    from interactiveseg import Box
+    k, j, i = SHAPE
+    mask = read_segment(logic.scribble_node, segment_id, volume)
+    for kji in voxels:
+        mask[kji] = False
+    write_segment_region(logic.scribble_node, segment_id, volume, Box((0, 0, 0), (i - 1, j - 1, k - 1)), mask)
+
+
+def test_an_erased_scribble_no_longer_counts(scene, logic, volume, roi, output, tiny_model):
+    segment(logic, volume, roi, output, model=tiny_model)
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    logic.refine()
+    erase(logic, volume, FOREGROUND, [(10, 20, 20)])
+    paint(logic, volume, background=[(10, 14, 14)])
+    logic.refine()
+    used = logic._session._rounds[-1]  # the strokes the engine trained on in that round
+    assert used.foreground.sum() == 0 and used.background.sum() == 1
+
+
+def test_undo_keeps_a_made_segmentation_that_got_other_segments(scene, logic, volume, roi, tiny_model):
+    segment(logic, volume, roi, model=tiny_model)  # makes "CT segmentation"
+    made = [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode", scene) if n is not logic.scribble_node][0]
+    theirs = made.GetSegmentation().AddEmptySegment("theirs", "Added by hand")
+    logic.undo()
+    assert scene.IsNodePresent(made)
+    assert list(made.GetSegmentation().GetSegmentIDs()) == [theirs]
+
+
+def test_a_failed_write_leaves_scene_and_engine_in_step(scene, logic, volume, roi, output, tiny_model, monkeypatch):
+    first = segment(logic, volume, roi, output, model=tiny_model)
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    before = scene_state(scene)
+    job = logic.plan_refine()
+    result = job.run()
+
+    def fail(*_):
+        raise RuntimeError("the segment's source representation changed")
+    monkeypatch.setattr("InteractiveSegLib.labelmaps.write_segment_region", fail)
+    with pytest.raises(RuntimeError):
+        logic.apply(job, result)
+    monkeypatch.undo()
+    assert scene_state(scene) == before and logic.rounds == 1 and not logic.busy
+    assert logic.result is first  # the engine dropped the round the scene never got
+    assert logic.refine().round == 1
+
+
 def test_new_box_clears_scribbles_and_undo_brings_them_back(scene, logic, volume, roi, output, tiny_model):
     segment(logic, volume, roi, output, model=tiny_model)
     paint(logic, volume, foreground=[(10, 20, 20)])
@@ -168,10 +216,12 @@ def test_export_labelmap(scene, logic, volume, roi, output, tiny_model):
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(labelmap) > 0, result.mask)
 
 
-def test_existing_segment_is_rewritten_only_inside_the_region(scene, logic, volume, roi, output, tiny_model):
+def test_existing_segment_is_rewritten_only_inside_the_box(scene, logic, volume, roi, output, tiny_model):
     result = segment(logic, volume, roi, output, "mine", model=tiny_model)
     after = read_segment(output, "mine", volume)
-    inside = _inside(result.region)
+    inside = _inside(result.box)
+    margin = _inside(result.region) & ~inside  # seen by the network, never written
+    assert output.mine_mask[margin].any()
     np.testing.assert_array_equal(after[inside], result.mask[inside])
     np.testing.assert_array_equal(after[~inside], output.mine_mask[~inside])
     logic.undo()

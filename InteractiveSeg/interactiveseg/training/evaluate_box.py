@@ -40,7 +40,10 @@ def segment_box(network, card: dict, volume, box, device="cpu") -> np.ndarray:
         logits = network(as_network_batch(prepared.image, dims).to(device))
         probability = from_network_batch(torch.softmax(logits.float(), 1)[:, 1:], dims).cpu()
     crop_probability = prepared.crop.from_grid(probability)[0].numpy()
-    return prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability > 0.5)
+    mask = prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability > 0.5)
+    inside = np.zeros_like(mask)
+    inside[box.clipped(volume.shape).slices()] = True
+    return mask & inside  # as the engine's result: the box says where the object is
 
 
 def evaluate(network, card: dict, loaded_cases, roles=("val",), device="cpu", limit=None) -> list:
