@@ -103,6 +103,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.connect("clicked()", self.onCancel)
         self.ui.exportLabelmapButton.connect("clicked()", self.onExportLabelmap)
         self.ui.showUncertaintyCheckBox.connect("toggled(bool)", self.onShowUncertainty)
+        self.ui.customSettingsCheckBox.connect("toggled(bool)", self.onCustomSettings)
         self.ui.jumpToUncertainButton.connect("clicked()", self.onJumpToUncertain)
 
         self._timer = qt.QTimer()
@@ -183,6 +184,16 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNode.modelPath = path
 
+    def onCustomSettings(self, on: bool) -> None:
+        """Custom values start from the model's measured defaults, not from generic ones."""
+        p = self._parameterNode
+        if not on or p is None:
+            return
+        with self._messages():
+            s = self.logic.core().model_settings(p.modelPath)
+            p.iterations, p.omega, p.t0, p.t1, p.learningRate = (s["iterations"], s["omega"], s["t0"], s["t1"],
+                                                                  s["learning_rate"])
+
     def onSegmentChanged(self, segmentId) -> None:
         if self._parameterNode:
             self._parameterNode.segmentId = segmentId or ""
@@ -211,7 +222,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # Box and scribbles -----------------------------------------------------------------
 
     def onPlaceBox(self) -> None:
-        """A new ROI, placed by clicking in a view (centre, then a corner)."""
+        """A new ROI, placed by clicking in a view (one corner, then the opposite one)."""
         roi = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode", slicer.mrmlScene.GenerateUniqueName("Box"))
         roi.CreateDefaultDisplayNodes()
         self._parameterNode.roi = roi

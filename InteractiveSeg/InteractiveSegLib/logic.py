@@ -115,6 +115,11 @@ class InteractiveSegmentationLogic:
         return self._plan(Job(history.REFINE, compute, self._epoch, self._volume_node, top.segmentation_node,
                               top.segment_id, session=self._session, painted=painted))
 
+    def model_settings(self, path: str = "") -> dict:
+        """The fine-tuning settings the panel shows, as measured for this model and written in its card."""
+        s = Settings.from_card(self.model(path).card)
+        return {"iterations": s.iterations, "omega": s.omega, "t0": s.t0, "t1": s.t1, "learning_rate": s.learning_rate}
+
     def model(self, path: str = ""):
         """Load (once) and verify a model; "" is the default model shipped with the extension."""
         path = Path(path) if path else default_model_path()

@@ -7,7 +7,7 @@ still being built, so `ViewManager.get_view(view_node)` returns None there, the 
 keeps no view, makes no brush widget on activation, and then uses the missing widget.
 The fix looks the view up again from the pipeline's view node when the effect is
 activated, by which time the view exists. Nothing else changes. Remove this module when
-trame-slicer fixes it upstream (`apply()` says whether it patched anything).
+trame-slicer fixes it upstream.
 """
 from __future__ import annotations
 

@@ -365,3 +365,16 @@ def test_familiarity_is_none_without_a_signature_and_a_verdict_with_one(logic, v
     assert "no spectral signature" in familiarity_text(None)
     text = familiarity_text({"verdict": "similar to training data", "score": 1.234, "threshold": 2.0})
     assert text.startswith("similar to training data") and "1.23" in text
+
+
+def test_custom_settings_start_from_the_models_card(logic, tiny_model, tmp_path):
+    import json
+    model = tmp_path / "tuned.safetensors"
+    shutil.copy(tiny_model, model)
+    card = json.loads(tiny_model.with_suffix(".json").read_text())
+    card["finetune_defaults"] = {"omega": 7.5, "iterations": 33, "t0": 0.15, "t1": 0.85, "learning_rate": 0.004}
+    model.with_suffix(".json").write_text(json.dumps(card))
+    assert logic.model_settings(str(model)) == {"iterations": 33, "omega": 7.5, "t0": 0.15, "t1": 0.85,
+                                                "learning_rate": 0.004}
+    with pytest.raises(ModelError):
+        logic.model_settings(str(tmp_path / "missing.safetensors"))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..devices import pick_device
 from ..image_io import atomic_write
 from ..model_file import card_path, new_card, save_model
 from ..networks import build_network, pcnet_architecture, pnet_architecture
@@ -51,12 +52,6 @@ class TrainConfig:
     checkpoint_every: int = 50
     command: str = ""
     extra: dict = field(default_factory=dict)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def build_card(config: TrainConfig) -> dict:

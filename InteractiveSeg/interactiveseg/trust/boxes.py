@@ -9,6 +9,7 @@ and another modality when the signature was fitted on one modality only).
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ def training_boxes(loaded, jitter: int = 1, seed: int = 0, modalities=None) -> l
         for structure in case.structures:
             if structure.role != "train":
                 continue
-            rng = np.random.default_rng([seed, structure.value, len(case.case_id)])
+            rng = np.random.default_rng([seed, structure.value, zlib.crc32(case.case_id.encode())])
             boxes = [tight_box(structure.bbox_ijk)] + [jittered_box(structure.bbox_ijk, rng) for _ in range(jitter)]
             items += [BoxItem("train", case.case_id, structure.name, case.modality, volume, b) for b in boxes]
     return items
