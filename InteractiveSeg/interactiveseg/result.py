@@ -16,7 +16,7 @@ from .geometry import Box
 @dataclass(eq=False)
 class Result:
     box: Box  # the user's box, clipped to the volume
-    region: Box  # the crop region: the box plus margin, the only voxels a round can change
+    region: Box  # the crop region: the box plus margin, all the network sees; the mask is empty outside the box
     region_probability: np.ndarray  # float32, crop shape (k, j, i)
     region_uncertainty: np.ndarray  # float32, crop shape
     volume_shape: tuple
