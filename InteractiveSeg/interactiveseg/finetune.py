@@ -77,9 +77,22 @@ def predict(network: DilatedNet, state: GridState, chunk: int = 1 << 20) -> torc
     return torch.cat(parts).reshape(state.image.shape)
 
 
-def compute_features(network: DilatedNet, image: torch.Tensor, dims: int) -> torch.Tensor:
+SLICES_PER_PASS = 16  # a 2D network sees the box this many slices at a time
+
+
+def compute_features(network: DilatedNet, image: torch.Tensor, dims: int, cancel: Cancel = None) -> torch.Tensor:
+    """The network's features of the whole grid: image (k, j, i) -> features (C, k, j, i).
+
+    A 2D network runs on a few slices at a time: memory stays bounded for a tall box, and
+    Cancel is honoured between passes (a 3D network is one pass).
+    """
+    batch = as_network_batch(image[None], dims)
+    parts = []
     with torch.no_grad(), mixed_precision(image.device):
-        return from_network_batch(network.features(as_network_batch(image[None], dims)), dims).float()
+        for start in range(0, batch.shape[0], SLICES_PER_PASS if dims == 2 else batch.shape[0]):
+            _check(cancel)
+            parts.append(network.features(batch[start:start + SLICES_PER_PASS]).float())
+    return from_network_batch(torch.cat(parts), dims)
 
 
 def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tensor,

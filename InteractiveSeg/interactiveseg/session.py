@@ -71,7 +71,7 @@ class Session:
         _report(progress, 0.1, "computing features")
         self._network.load_state_dict(self.model.network.state_dict())
         try:
-            grid, probability = self._with_fallback(lambda: self._first_pass(prepared))
+            grid, probability = self._with_fallback(lambda: self._first_pass(prepared, cancel))
             if cancel is not None and cancel():
                 raise Cancelled("Cancelled: the session is unchanged.")
         except BaseException:
@@ -158,9 +158,9 @@ class Session:
 
     # Internals ------------------------------------------------------------------------
 
-    def _first_pass(self, prepared: PreparedInput):
+    def _first_pass(self, prepared: PreparedInput, cancel: Cancel = None):
         image = prepared.image[0].to(self.device)
-        features = compute_features(self._network, image, self.model.dims)
+        features = compute_features(self._network, image, self.model.dims, cancel)
         outside = prepared.crop.outside_on_grid(prepared.box).to(self.device)
         grid = GridState(image, features, prepared.grid_spacing, self.model.dims, outside)
         return grid, predict(self._network, grid)

@@ -233,3 +233,20 @@ def test_cancelling_a_new_box_keeps_the_previous_box_and_its_rounds(blob_session
     bg[8, 7, 5:30] = True
     np.testing.assert_array_equal(blob_session.refine(background=bg).probability,
                                   again.refine(background=bg).probability)
+
+
+def test_2d_features_in_passes_equal_one_pass_and_cancel_stops_between_them():
+    import torch
+    from interactiveseg.finetune import SLICES_PER_PASS, compute_features
+    from interactiveseg.networks import build_network, pnet_architecture
+    from interactiveseg.preprocess import as_network_batch, from_network_batch
+    torch.manual_seed(0)
+    network = build_network(pnet_architecture(channels=4, compress_channels=2, classifier_channels=8)).eval()
+    image = torch.randn(2 * SLICES_PER_PASS + 3, 20, 20)  # (k, j, i): three passes, the last one short
+    with torch.no_grad():
+        whole = from_network_batch(network.features(as_network_batch(image[None], 2)), 2)
+    torch.testing.assert_close(compute_features(network, image, 2), whole)
+    calls = []
+    with pytest.raises(Cancelled):
+        compute_features(network, image, 2, cancel=lambda: calls.append(1) or len(calls) > 1)
+    assert len(calls) == 2  # the first pass ran, the second was refused
