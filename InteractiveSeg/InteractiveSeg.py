@@ -103,7 +103,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.connect("clicked()", self.onCancel)
         self.ui.exportLabelmapButton.connect("clicked()", self.onExportLabelmap)
         self.ui.showUncertaintyCheckBox.connect("toggled(bool)", self.onShowUncertainty)
-        self.ui.customSettingsCheckBox.connect("toggled(bool)", self.onCustomSettings)
+        # clicked, not toggled: only the user's click, not a scene load restoring the box, fills in defaults
+        self.ui.customSettingsCheckBox.connect("clicked(bool)", self.onCustomSettings)
         self.ui.jumpToUncertainButton.connect("clicked()", self.onJumpToUncertain)
 
         self._timer = qt.QTimer()

@@ -1,7 +1,7 @@
 """What one round changed in the scene, so Undo can put it back exactly.
 
-A round rewrites one segment inside one region and may change the scribbles; a step keeps
-the region's previous voxels and the scribbles as they were, nothing else.
+A round rewrites one segment inside the user's box and may change the scribbles; a step
+keeps the box's previous voxels and the scribbles as they were, nothing else.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Step:
     segmentation_node: object
     segment_id: str
     created_segment: bool  # the round added the segment: undo removes it
-    region: Box
+    region: Box  # the round's box: the only voxels of the segment it wrote
     previous: np.ndarray  # the segment's voxels in `region` before the round, (k, j, i) bool
     scribbles_before: Scribbles | None  # scribbles to show again after undo (None: leave them)
     created_node: bool = False  # the round made the segmentation node: undo removes it

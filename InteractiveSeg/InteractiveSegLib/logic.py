@@ -7,7 +7,7 @@ Each user action is split in three, so the heavy part can run on a worker thread
     logic.apply(job, result)                               # GUI thread: write the scene, one undo step
 
 `plan_*` raises `InputError` (or `ModelError`) with a message for the user and leaves the
-scene unchanged; `apply` writes only the round's region of the chosen segment, plus the
+scene unchanged; `apply` writes only the round's box of the chosen segment, plus the
 scribbles and the uncertainty overlay this logic owns. `segment()` and `refine()` do all
 three in one call. Qt-free: it runs in Slicer and on a plain `slicer-core` scene.
 """
@@ -151,25 +151,30 @@ class InteractiveSegmentationLogic:
             raise InputError("The volume or segmentation was removed while computing: nothing was written.")
         created_node = job.segmentation_node is None
         segmentation_node = job.segmentation_node or self._new_segmentation(job.volume_node)
-        segment_id, created = job.segment_id, False
+        segment_id, created, wrote = job.segment_id, False, False
         try:
             if not segment_id or segmentation_node.GetSegmentation().GetSegment(segment_id) is None:
                 segment_id, created = self._new_segment(segmentation_node), True
             # Only the box is written: the segment's voxels in the margin around it stay as they were.
             previous = labelmaps.read_segment(segmentation_node, segment_id, job.volume_node, result.box)
             labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.box, result.box_mask)
+            wrote = True
+            if job.kind == history.SEGMENT:
+                scribbles_before = self._clear_scribbles_for_new_box(job.volume_node)
+            else:
+                scribbles_before = self._scribbles_after_last_round
         except BaseException:  # nothing half-written: the scene and the engine stay in step
             if created_node:
                 self._remove_node(segmentation_node)
             elif created and segmentation_node.GetSegmentation().GetSegment(segment_id) is not None:
                 segmentation_node.GetSegmentation().RemoveSegment(segment_id)
+            elif wrote:
+                labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.box, previous)
             self._drop_late(job)
             raise
         if job.kind == history.SEGMENT:
             self._session, self._volume_node, self._epoch = job.session, job.volume_node, job.epoch
-            scribbles_before = self._clear_scribbles_for_new_box(job.volume_node)
         else:
-            scribbles_before = self._scribbles_after_last_round
             self._scribbles_after_last_round = job.painted
         self._history.append(history.Step(job.kind, job.epoch, job.volume_node, segmentation_node, segment_id,
                                           created, result.box, previous, scribbles_before, created_node))
@@ -203,7 +208,7 @@ class InteractiveSegmentationLogic:
         return len(self._history)
 
     def undo(self) -> bool:
-        """Take back the last round: its region of the segment, the scribbles, the engine's round."""
+        """Take back the last round: its box of the segment, the scribbles, the engine's round."""
         self._check_idle()
         if not self._history:
             return False

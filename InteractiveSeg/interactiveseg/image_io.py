@@ -16,8 +16,22 @@ from .errors import InputError
 from .volume import Volume
 
 LABELMAP_SUFFIXES = (".nrrd", ".nii.gz", ".nii", ".mha")  # single files: written atomically
-UMASK = os.umask(0o022)  # reading the process's umask means setting it: set it straight back
-os.umask(UMASK)
+
+
+def _process_umask() -> int:
+    """The umask new files get; read from /proc where it can be, as setting it to read it races other threads."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _process_umask()
 
 
 def read_volume(path, modality: str = "auto") -> Volume:
@@ -205,7 +219,8 @@ def atomic_write(path: Path, write) -> None:
     except BaseException as error:
         if os.path.exists(tmp):
             os.remove(tmp)
-        if isinstance(error, (OSError, RuntimeError)):  # a full disk, a read-only folder, a writer's refusal
+        if isinstance(error, OSError) or (isinstance(error, RuntimeError) and "itk" in str(error).lower()):
+            # a full disk, a read-only folder, SimpleITK's writer refusing: the user can act on these
             raise InputError(f"Cannot write {path}: {first_line(error)}") from None
         raise
 

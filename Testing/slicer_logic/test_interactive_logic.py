@@ -378,3 +378,18 @@ def test_custom_settings_start_from_the_models_card(logic, tiny_model, tmp_path)
                                                 "learning_rate": 0.004}
     with pytest.raises(ModelError):
         logic.model_settings(str(tmp_path / "missing.safetensors"))
+
+
+def test_a_failure_after_the_write_puts_the_segment_back(scene, logic, volume, roi, output, tiny_model, monkeypatch):
+    paint(logic, volume, foreground=[(10, 20, 20)])
+    before = scene_state(scene)
+    job = logic.plan_segment(volume, roi, output, "mine", model_path=str(tiny_model), settings=FAST)
+    result = job.run()
+
+    def fail(*_):
+        raise RuntimeError("the scribble segmentation could not be cleared")
+    monkeypatch.setattr(logic, "_clear_scribbles_for_new_box", fail)
+    with pytest.raises(RuntimeError):
+        logic.apply(job, result)
+    np.testing.assert_array_equal(read_segment(output, "mine", volume), output.mine_mask)
+    assert scene_state(scene) == before and logic.rounds == 0 and not logic.busy
