@@ -73,6 +73,16 @@ def save_model(path, network: DilatedNet, card: dict) -> Path:
     return path
 
 
+def update_card(card_file, change) -> Path:
+    """Let `change(card)` edit a card JSON in place on disk; the weights, and so the checksum, stay as they are."""
+    path = Path(card_file)
+    card = json.loads(path.read_text())
+    change(card)
+    text = json.dumps(card, indent=2) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    return path
+
+
 def read_card(path) -> dict:
     path = card_path(path)
     if not path.is_file():

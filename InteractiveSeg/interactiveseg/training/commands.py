@@ -78,7 +78,7 @@ def evaluate_main(argv=None) -> int:
     parser.add_argument("--write-card", action="store_true", help="store the figures in the card's metrics")
     parser.add_argument("--rows", help="write every structure's Dice to this JSON file")
     args = parser.parse_args(argv)
-    from ..model_file import card_path, load_model
+    from ..model_file import card_path, load_model, update_card
     from .evaluate_box import evaluate, summarize
     from .manifest import read_manifest
     model = load_model(args.model)
@@ -100,11 +100,7 @@ def evaluate_main(argv=None) -> int:
     if args.rows:
         Path(args.rows).write_text(json.dumps(val + unseen, indent=1) + "\n")
     if args.write_card:
-        from ..image_io import atomic_write
-        path = card_path(model.path)
-        card = json.loads(path.read_text())
-        card["metrics"] = metrics
-        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2) + "\n"))
+        update_card(card_path(model.path), lambda card: card.update(metrics=metrics))
     return 0
 
 

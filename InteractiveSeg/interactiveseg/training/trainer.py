@@ -8,10 +8,9 @@ step, history) lets a stopped run continue where it left off.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from ..devices import pick_device
-from ..image_io import atomic_write
-from ..model_file import card_path, new_card, save_model
+from ..model_file import card_path, new_card, save_model, update_card
 from ..networks import build_network, pcnet_architecture, pnet_architecture
-from .evaluate_box import evaluate, summarize
+from .evaluate_box import evaluate
 from .manifest import read_manifest
 from .samples import augment, jittered_box, make_sample, pick_slices
 
@@ -218,14 +216,11 @@ class Trainer:
 
         Only the card changes: the weights, and so their checksum, stay those of the best validation.
         """
-        path = card_path(self.output)
-        card = json.loads(path.read_text())
-        card["training"].update(
+        update_card(card_path(self.output), lambda card: card["training"].update(
             stopped_by=stopped_by, run_total_steps=self.state["step"], run_total_seconds=round(self.state["seconds"]),
             run_history_step_loss_dice=[[int(s), round(l, 4), round(d, 4)] for s, l, d in self.state["history"]],
             note="steps, seconds and history_step_loss_dice describe the shipped weights (the best validation); "
-                 "run_total_* and run_history_* describe the whole run")
-        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2) + "\n"))
+                 "run_total_* and run_history_* describe the whole run"))
 
     def _after_validation(self, loss: float) -> bool:
         dice = self.validate()

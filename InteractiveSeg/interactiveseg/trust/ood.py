@@ -11,7 +11,6 @@ Baseline: the mean entropy of the network's prediction over the grid, the usual
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -97,10 +96,5 @@ def assess(network, card: dict, image: torch.Tensor, dims: int) -> dict | None:
 
 def store_signature(card_file, entry: dict) -> Path:
     """Write the entry into a model card JSON, leaving everything else (and the weights' checksum) as it is."""
-    from ..image_io import atomic_write
-    path = Path(card_file)
-    card = json.loads(path.read_text())
-    card[CARD_KEY] = entry
-    text = json.dumps(card, indent=2) + "\n"
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-    return path
+    from ..model_file import update_card
+    return update_card(card_file, lambda card: card.update({CARD_KEY: entry}))
