@@ -22,7 +22,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-POLL_MILLISECONDS = 100  # how often the GUI looks at the worker thread
+POLL_MILLISECONDS = 50  # how often the GUI reads what the engine worker sent (never blocks)
 
 
 class InteractiveSeg(ScriptedLoadableModule):
@@ -62,6 +62,7 @@ class InteractiveSegParameterNode:
     t0: Annotated[float, WithinRange(0.0, 1.0)] = 0.2
     t1: Annotated[float, WithinRange(0.0, 1.0)] = 0.8
     learningRate: Annotated[float, WithinRange(1e-5, 1.0)] = 1e-3
+    engineAddress: str = ""  # "": a worker on this computer; HOST:PORT: a remote one (its token is never saved)
 
 
 class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -71,9 +72,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._task = None  # the running BackgroundTask, with its job
-        self._job = None
-        self._cancelRequested = False
+        self._runner = None  # InteractiveSegLib.round_runner.RoundRunner, made with the logic
 
     # Setup ---------------------------------------------------------------------------
 
@@ -136,9 +135,10 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.scribbleEditor = editor
 
     def cleanup(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        if self._runner is not None and self._runner.busy:
+            self._runner.cancel()
         self._timer.stop()
+        self.logic.resetInteraction()  # ends the engine worker
         self.removeObservers()
 
     def enter(self) -> None:
@@ -151,8 +151,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._disconnectParameterNode()
 
     def onSceneStartClose(self, caller, event) -> None:
-        if self._task is not None:
-            self.onCancel()
+        if self._busy:
+            self._runner.cancel()
         self._disconnectParameterNode()
         self._parameterNode = None
         self.logic.resetInteraction()
@@ -205,7 +205,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self.ui.segmentSelector.setCurrentNode(p.outputSegmentation)
         core = self.logic.existingCore()
-        busy = self._task is not None
+        busy = self._busy
         ready = bool(p.sourceVolume and p.roi)
         self.ui.segmentButton.enabled = ready and not busy
         self.ui.refineButton.enabled = bool(core and core.can_refine) and not busy
@@ -249,6 +249,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.scribbleEditor.setSourceVolumeNode(self._parameterNode.sourceVolume)
             if tool == "erase":
                 self.scribbleEditor.setActiveEffectByName("Erase")
+                # Erase both kinds of stroke: by default the effect erases only the selected segment.
+                self.scribbleEditor.activeEffect().setParameter("EraseAllSegments", 1)
             else:
                 self.scribbleEditor.setCurrentSegmentID(tool)
                 self.scribbleEditor.setActiveEffectByName("Paint")
@@ -269,6 +271,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         p = self._parameterNode
         with self._messages():
             core = self.logic.core()
+            core.use_engine(p.engineAddress, self.ui.engineTokenLineEdit.text)
             core.scribble_node = p.scribbles
             core.show_uncertainty = p.showUncertainty
             job = core.plan_segment(p.sourceVolume, p.roi, p.outputSegmentation, p.segmentId,
@@ -287,57 +290,58 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return {}
         return {"iterations": p.iterations, "omega": p.omega, "t0": p.t0, "t1": p.t1, "learning_rate": p.learningRate}
 
+    @property
+    def _busy(self) -> bool:
+        return self._runner is not None and self._runner.busy
+
     def _start(self, job, what: str) -> None:
-        from InteractiveSegLib.worker import BackgroundTask
-        self._job, self._cancelRequested = job, False
-        self._task = BackgroundTask(job.run).start()
+        from InteractiveSegLib.round_runner import RoundRunner
+        if self._runner is None or self._runner.logic is not self.logic.core():
+            self._runner = RoundRunner(self.logic.core())
+        self._runner.start(job)  # sends the request to the engine worker and returns at once
         self.ui.progressBar.value = 0
         self._say(f"{what}...")
         self._timer.start()
         self.updateButtons()
+        self.onPoll()  # a request the worker refused at once ends here
 
     def onPoll(self) -> None:
-        task, job = self._task, self._job
-        if task is None:
-            self._timer.stop()
-            return
-        fraction, message = task.progress
-        if not self._cancelRequested:
-            self.ui.progressBar.value = int(100 * fraction)
-            self.ui.progressBar.format = f"%p% {message}"
-        if not task.done:
+        from InteractiveSegLib.round_runner import DONE
+        status = self._runner.poll() if self._runner is not None else None
+        if status is None or not status.finished:
+            if status is not None:
+                self.ui.progressBar.value = int(100 * status.fraction)
+                self.ui.progressBar.format = f"%p% {status.message}"
             return
         self._timer.stop()
-        self._task = self._job = None
-        core = self.logic.core()
-        if self._cancelRequested:
-            core.abandon(job)
-            self._say(_("Cancelled: nothing was changed."))
-        elif task.error is not None:
-            core.abandon(job)
-            self._showError(task.error)
-        else:
-            with self._messages():
-                result = core.apply(job, task.result)
-                self._parameterNode.outputSegmentation = job.segmentation_node
-                self._parameterNode.segmentId = job.segment_id
-                self.ui.segmentSelector.setCurrentSegmentID(job.segment_id)
-                self._showUncertaintyLayer()
-                if result.round == 0:  # a new box: is it like what the model was trained on?
-                    from InteractiveSegLib.guidance import familiarity_text
-                    self.ui.familiarityLabel.text = familiarity_text(core.familiarity())
-                notes = "".join(f"<br>{w}" for w in result.warnings)
-                self._say(_("Round {round} done in {seconds:.1f} s on {device}.").format(
-                    round=result.round, seconds=result.seconds, device=result.device) + notes)
-        self.ui.progressBar.value = 100 if not self._cancelRequested else 0
+        self.ui.progressBar.value = 100 if status.state == DONE else 0
         self.ui.progressBar.format = "%p%"
+        if status.state == DONE:
+            with self._messages():
+                self._showRound(status.job, status.result)
+        elif status.bug:
+            logging.error("InteractiveSeg failed: %s\n%s", status.message, status.details)
+            self._say(_("{error}. Details are in the Python console / log.").format(error=status.message), error=True)
+        else:
+            self._say(status.message, error=status.state != "cancelled")
         self.updateButtons()
 
+    def _showRound(self, job, result) -> None:
+        core = self.logic.core()
+        self._parameterNode.outputSegmentation = job.segmentation_node
+        self._parameterNode.segmentId = job.segment_id
+        self.ui.segmentSelector.setCurrentSegmentID(job.segment_id)
+        self._showUncertaintyLayer()
+        if result.round == 0:  # a new box: is it like what the model was trained on?
+            from InteractiveSegLib.guidance import familiarity_text
+            self.ui.familiarityLabel.text = familiarity_text(core.familiarity())
+        notes = "".join(f"<br>{w}" for w in result.warnings)
+        self._say(_("Round {round} done in {seconds:.1f} s on {device}.").format(
+            round=result.round, seconds=result.seconds, device=result.device) + notes)
+
     def onCancel(self) -> None:
-        if self._task is not None:
-            # The GUI lets go now; the engine stops at its next check and its result is dropped.
-            self._cancelRequested = True
-            self._task.cancel()
+        if self._busy:
+            self._runner.cancel()  # the engine stops at its next check; the result is dropped
             self.ui.progressBar.format = _("Cancelling...")
             return
         if slicer.util.confirmOkCancelDisplay(_("Undo every round of this segmentation?")):
@@ -395,7 +399,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.statusLabel.text = f'<span style="color:#c0392b">{text}</span>' if error else text
 
     def _showError(self, error: BaseException) -> None:
-        from interactiveseg import InteractiveSegError
+        from interactiveseg.errors import InteractiveSegError  # torch-free: works before torch is installed
         from InteractiveSegLib.dependencies import DependencyError
         if isinstance(error, (InteractiveSegError, DependencyError)):
             self._say(str(error), error=True)
@@ -432,15 +436,18 @@ class InteractiveSegLogic(ScriptedLoadableModuleLogic):
             testing = slicer.app.commandOptions().testingEnabled
             dependencies.ensure(confirm=lambda text: testing or slicer.util.confirmOkCancelDisplay(text),
                                 pip_install=slicer.util.pip_install)
+            from InteractiveSegLib.engine_client import EngineClient, slicer_python
             from InteractiveSegLib.logic import InteractiveSegmentationLogic
-            self._core = InteractiveSegmentationLogic(slicer.mrmlScene)
+            self._core = InteractiveSegmentationLogic(slicer.mrmlScene, EngineClient(python=slicer_python()))
         return self._core
 
     def existingCore(self):
         return self._core
 
     def resetInteraction(self) -> None:
-        """The scene is closing: its nodes, and the rounds on them, are gone."""
+        """The scene (or the module) is closing: its nodes, the rounds on them and the worker are gone."""
+        if self._core is not None:
+            self._core.engine.close()
         self._core = None
 
 

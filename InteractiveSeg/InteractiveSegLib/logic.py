@@ -1,29 +1,34 @@
 """The interactive loop on a MRML scene: box -> segment -> scribbles -> refine -> undo -> accept.
 
-Each user action is split in three, so the heavy part can run on a worker thread:
+Each user action is split in three; the heavy part runs in the engine worker process:
 
     job = logic.plan_segment(volume, roi, segmentation)   # GUI thread: read and check the scene
-    result = job.run(progress, cancel)                     # any thread: engine only, no MRML
+    runner.start(job); runner.poll() ...                   # the worker computes (round_runner.py)
     logic.apply(job, result)                               # GUI thread: write the scene, one undo step
 
 `plan_*` raises `InputError` (or `ModelError`) with a message for the user and leaves the
 scene unchanged; `apply` writes only the round's box of the chosen segment, plus the
 scribbles and the uncertainty overlay this logic owns. `segment()` and `refine()` do all
-three in one call. Qt-free: it runs in Slicer and on a plain `slicer-core` scene.
+three in one call (and wait). Qt-free and torch-free: it runs in Slicer and on a plain
+`slicer-core` scene, and never imports the engine's heavy parts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-import interactiveseg
-from interactiveseg import InputError, Settings, default_model_path, load_model
+from interactiveseg.errors import InputError, ModelError
+from interactiveseg.model_card import default_model_path, read_card
+from interactiveseg.protocol import pack_mask
+from interactiveseg.settings import Settings
 
 from . import history, labelmaps, scribbles
+from .engine_client import EngineClient, parse_address
 from .guidance import RegionCycler
+from .remote_session import RemoteSession
 from .roi_box import box_from_roi
 from .volume_nodes import volume_from_node, write_region_volume
 
@@ -34,26 +39,24 @@ _UNCERTAINTY_COLORS = "vtkMRMLPETProceduralColorNodePET-Heat"  # dark where sure
 
 @dataclass
 class Job:
-    """One round to compute. `run` touches only the engine, so any thread may call it."""
+    """One round to compute: the worker requests it needs, and where its result goes."""
     kind: str  # history.SEGMENT or history.REFINE
-    compute: Callable  # (job, progress, cancel) -> Result; sets job.session
     epoch: int
     volume_node: object
     segmentation_node: object  # None: a new segmentation node is made when the result arrives
     segment_id: str  # "": a new segment is made when the result arrives
-    session: object = None
+    session: RemoteSession
+    request: dict = field(default_factory=dict)  # op, header, arrays of the round's request
+    volume: object = None  # a Segment's engine Volume, sent first if the worker lacks it
+    volume_key: tuple = ()
     painted: object = None  # the scribbles a refine used (scribbles.Scribbles)
     result: object = None
 
-    def run(self, progress=None, cancel=None):
-        self.result = self.compute(self, progress, cancel)
-        return self.result
-
 
 class InteractiveSegmentationLogic:
-    def __init__(self, scene, session_factory=interactiveseg.Session):
+    def __init__(self, scene, engine: EngineClient | None = None):
         self.scene = scene
-        self.session_factory = session_factory  # (volume, model, device, settings) -> Session
+        self.engine = engine or EngineClient()  # a local worker on this Python; Slicer passes PythonSlicer
         self.show_uncertainty = False
         self.uncertainty_node = None
         self.scribble_node = None
@@ -63,7 +66,7 @@ class InteractiveSegmentationLogic:
         self._history: list = []
         self._scribbles_after_last_round = None
         self._in_flight = None
-        self._models: dict = {}
+        self._cards: dict = {}
         self._regions = RegionCycler()
 
     # One call: plan, run, apply (scripts and tests) ----------------------------------
@@ -86,15 +89,15 @@ class InteractiveSegmentationLogic:
             if segment_id:
                 labelmaps.require_segment(segmentation_node, segment_id)
         volume = volume_from_node(volume_node)
-        box = box_from_roi(roi_node, volume_node)
-        model = self.model(model_path)
-        chosen = Settings.from_card(model.card, **(settings or {}))
-
-        def compute(job, progress, cancel):  # a new session per box: the engine caches features per box
-            job.session = self.session_factory(volume, model, device, chosen)
-            return job.session.segment(box, progress=progress, cancel=cancel)
-
-        return self._plan(Job(history.SEGMENT, compute, self._epoch + 1, volume_node, segmentation_node, segment_id))
+        box = box_from_roi(roi_node, volume_node).clipped(volume.shape)
+        Settings.from_card(self.card(model_path), **(settings or {}))  # refuses bad values before any work
+        image = volume_node.GetImageData()
+        request = {"op": "segment", "header": {
+            "session": uuid.uuid4().hex, "box": box.as_ijk(), "model": str(self._model_path(model_path)),
+            "settings": dict(settings or {}), "device": device}, "arrays": {}}
+        return self._plan(Job(history.SEGMENT, self._epoch + 1, volume_node, segmentation_node, segment_id,
+                              RemoteSession(self.engine, request["header"]["session"]), request, volume,
+                              (volume_node.GetID(), image.GetMTime(), volume_node.GetMTime())))
 
     def plan_refine(self, scribble_node=None) -> Job:
         self._check_idle()
@@ -107,28 +110,69 @@ class InteractiveSegmentationLogic:
         if painted.empty:
             raise InputError("Paint foreground or background scribbles on the mistakes, then press Refine.")
         foreground, background = painted.masks()
+        # The scribble layer holds every stroke still drawn: an erased one must stop counting (replace).
+        request = {"op": "refine", "header": {"session": self._session.session_id, "replace": True},
+                   "arrays": {"foreground": pack_mask(foreground), "background": pack_mask(background)}}
+        return self._plan(Job(history.REFINE, self._epoch, self._volume_node, top.segmentation_node,
+                              top.segment_id, self._session, request, painted=painted))
 
-        def compute(job, progress, cancel):
-            # The scribble layer holds every stroke still drawn: an erased one must stop counting.
-            return job.session.refine(foreground, background, progress=progress, cancel=cancel, replace=True)
+    def requests(self, job: Job) -> list:
+        """The worker requests of a job, in order: [(role, (op, header, arrays))]; role "round" is the result."""
+        todo = []
+        if job.volume is not None and self.engine.loaded_volume != job.volume_key:
+            volume = job.volume
+            todo.append(("load", ("load_volume", {"spacing": list(volume.spacing), "origin": list(volume.origin),
+                                                  "direction": np.asarray(volume.direction).tolist(),
+                                                  "modality": volume.modality}, {"volume": volume.array})))
+            self.engine.loaded_volume = job.volume_key
+        todo.append(("round", (job.request["op"], job.request["header"], job.request["arrays"])))
+        return todo
 
-        return self._plan(Job(history.REFINE, compute, self._epoch, self._volume_node, top.segmentation_node,
-                              top.segment_id, session=self._session, painted=painted))
+    def use_engine(self, address: str = "", token: str = "") -> None:
+        """Compute in a worker on this computer (address "") or in a remote one at HOST:PORT with its token.
+
+        Switching ends the current interaction's engine session: refining needs a new Segment.
+        """
+        self._check_idle()
+        wanted = parse_address(address) if address.strip() else None
+        current = (self.engine.host, int(self.engine.port)) if self.engine.remote else None
+        if wanted == current and (wanted is None or token == self.engine.token):
+            return
+        if wanted is not None and not token:
+            raise InputError("Enter the token the remote engine printed when it started.")
+        self.engine_lost()
+        python = self.engine.python
+        self.engine = (EngineClient(python=python) if wanted is None
+                       else EngineClient(python=python, host=wanted[0], port=wanted[1], token=token))
 
     def model_settings(self, path: str = "") -> dict:
         """The fine-tuning settings the panel shows, as measured for this model and written in its card."""
-        s = Settings.from_card(self.model(path).card)
+        s = Settings.from_card(self.card(path))
         return {"iterations": s.iterations, "omega": s.omega, "t0": s.t0, "t1": s.t1, "learning_rate": s.learning_rate}
 
-    def model(self, path: str = ""):
-        """Load (once) and verify a model; "" is the default model shipped with the extension."""
-        path = Path(path) if path else default_model_path()
+    def card(self, path: str = "") -> dict:
+        """A model's card, read (once) without torch; "" is the default model shipped with the extension.
+
+        The worker verifies the weights against the card's checksum when it loads them.
+        """
+        path = self._model_path(path)
         key = (str(path.resolve()), path.stat().st_mtime_ns if path.is_file() else None)
-        if key not in self._models:
-            self._models[key] = load_model(path)  # ModelError on a missing or damaged file
-        return self._models[key]
+        if key not in self._cards:
+            if not path.is_file():
+                raise ModelError(f"Model file not found: {path}")
+            self._cards[key] = read_card(path)  # ModelError on a missing or damaged card
+        return self._cards[key]
+
+    @staticmethod
+    def _model_path(path: str) -> Path:
+        path = Path(path) if path else default_model_path()
+        return path.with_suffix(".safetensors") if path.suffix == ".json" else path
 
     # Guidance ------------------------------------------------------------------------
+
+    def uncertain_regions(self, top: int = 5) -> list:
+        """The current round's most uncertain regions, most uncertain first ([] before a Segment)."""
+        return self._session.uncertain_regions(top) if self._session is not None and self._session.result else []
 
     def next_uncertain_region(self):
         """(region, world RAS point) of the current round's next most uncertain region, or None."""
@@ -151,6 +195,8 @@ class InteractiveSegmentationLogic:
             raise InputError("The volume or segmentation was removed while computing: nothing was written.")
         created_node = job.segmentation_node is None
         segmentation_node = job.segmentation_node or self._new_segmentation(job.volume_node)
+        if segmentation_node.GetDisplayNode() is None:  # made by a node selector, which adds no display node
+            segmentation_node.CreateDefaultDisplayNodes()
         segment_id, created, wrote = job.segment_id, False, False
         try:
             if not segment_id or segmentation_node.GetSegmentation().GetSegment(segment_id) is None:
@@ -172,7 +218,10 @@ class InteractiveSegmentationLogic:
                 labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.box, previous)
             self._drop_late(job)
             raise
+        job.session.record(result)
         if job.kind == history.SEGMENT:
+            if self._session is not None:
+                self._session.forget()  # the engine cannot return to an earlier box
             self._session, self._volume_node, self._epoch = job.session, job.volume_node, job.epoch
         else:
             self._scribbles_after_last_round = job.painted
@@ -185,8 +234,15 @@ class InteractiveSegmentationLogic:
     def abandon(self, job: Job) -> None:
         """Forget a job that was cancelled or failed; a result that still arrives never reaches the scene."""
         self._in_flight = None
-        if job.result is not None:
-            self._drop_late(job)
+        self._drop_late(job)
+
+    def engine_lost(self) -> None:
+        """The worker died or was restarted: its sessions are gone, so refining needs a new Segment."""
+        self._in_flight = None
+        self.engine.close()
+        if self._session is not None:
+            self._session.alive = False
+            self._session, self._epoch = None, self._epoch + 1
 
     # Undo, accept, discard -----------------------------------------------------------
 
@@ -230,7 +286,7 @@ class InteractiveSegmentationLogic:
                 current = self._session.undo()
                 self._scribbles_after_last_round = step.scribbles_before
             else:  # the engine cannot return to an earlier box: refining now needs a new Segment
-                self._session, self._epoch = None, self._epoch + 1
+                self._end_session()
         self.update_uncertainty(current)
         return True
 
@@ -240,7 +296,7 @@ class InteractiveSegmentationLogic:
         if self._present(self.scribble_node):
             scribbles.clear_scribbles(self.scribble_node)
         self._history.clear()
-        self._session, self._epoch = None, self._epoch + 1
+        self._end_session()
         self._scribbles_after_last_round = None
         self._remove_uncertainty()
 
@@ -304,12 +360,16 @@ class InteractiveSegmentationLogic:
     # Internals -----------------------------------------------------------------------
 
     def _run(self, job: Job):
-        try:
-            result = job.run()
-        except BaseException:
-            self.abandon(job)
-            raise
-        return self.apply(job, result)
+        from .round_runner import DONE, RoundRunner
+        status = RoundRunner(self).start_and_wait(job)
+        if status.state != DONE:
+            raise status.error
+        return status.result
+
+    def _end_session(self) -> None:
+        if self._session is not None:
+            self._session.forget()  # frees its features and weights in the worker
+        self._session, self._epoch = None, self._epoch + 1
 
     def _plan(self, job: Job) -> Job:
         self._in_flight = job
@@ -323,19 +383,22 @@ class InteractiveSegmentationLogic:
         return node is not None and bool(self.scene.IsNodePresent(node))
 
     def _drop_late(self, job: Job) -> None:
-        """A round finished that the scene will never show: keep the engine in step with the scene.
+        """A round the scene will never show: keep the engine in step with the scene.
 
-        A late Segment ran on a new session of its own, which is simply never adopted.
+        A dropped Segment ran on a session of its own, which the worker is told to forget;
+        a dropped Refine that finished is undone in the engine.
         """
-        if job.kind == history.REFINE and job.epoch == self._epoch and job.session is self._session:
+        if job.kind == history.SEGMENT and job.session is not self._session:
+            job.session.forget()
+        elif job.result is not None and job.epoch == self._epoch and job.session is self._session:
             self._session.undo()
 
     def _new_segmentation(self, volume_node):
         node = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
                                             self.scene.GenerateUniqueName(f"{volume_node.GetName()} segmentation"))
         node.CreateDefaultDisplayNodes()
+        node.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())  # first: see scribbles.create_scribble_node
         node.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
-        node.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())
         return node
 
     def _new_segment(self, segmentation_node) -> str:

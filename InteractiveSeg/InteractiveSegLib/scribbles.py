@@ -34,8 +34,10 @@ def create_scribble_node(scene, volume_node):
     node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", scene.GenerateUniqueName("InteractiveSeg scribbles"))
     node.SetAttribute(ATTRIBUTE, "1")
     node.CreateDefaultDisplayNodes()
-    node.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+    # Transform first: the geometry call bakes the volume-to-segmentation transform into the grid,
+    # which must be identity by then (vtkMRMLSegmentationNode::SetReferenceImageGeometryParameterFromVolumeNode).
     node.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
     ensure_segments(node)
     return node
 

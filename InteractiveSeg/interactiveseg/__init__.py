@@ -5,21 +5,32 @@
     result = session.segment(Box.from_ijk([40, 30, 5, 90, 80, 25]))
     result = session.refine(foreground=fg_mask, background=bg_mask)
 
-Imports nothing from Slicer, Qt or VTK, so it runs anywhere torch runs.
+Imports nothing from Slicer, Qt or VTK, so it runs anywhere torch runs. The names below
+are loaded on first use: `import interactiveseg.errors` (or `.box`, `.protocol`,
+`.model_card`) works where torch is not installed, as in Slicer before its first Segment.
 """
-from .errors import Cancelled, InputError, InteractiveSegError, ModelError
-from .geometry import Box
-from .image_io import read_volume, write_labelmap, write_output, write_segmentation
-from .model_file import LoadedModel, default_model_path, load_model, save_model
-from .result import Result
-from .session import Session
-from .settings import Settings
-from .volume import Volume
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Box", "Cancelled", "InputError", "InteractiveSegError", "LoadedModel", "ModelError",
-    "Result", "Session", "Settings", "Volume", "default_model_path", "load_model", "read_volume", "save_model",
-    "write_labelmap", "write_output", "write_segmentation", "__version__",
-]
+_EXPORTS = {
+    "Box": "box", "Cancelled": "errors", "InputError": "errors", "InteractiveSegError": "errors",
+    "ModelError": "errors", "read_volume": "image_io", "write_labelmap": "image_io", "write_output": "image_io",
+    "write_segmentation": "image_io", "LoadedModel": "model_file", "load_model": "model_file",
+    "save_model": "model_file", "default_model_path": "model_card", "Result": "result", "Session": "session",
+    "Settings": "settings", "Volume": "volume",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'interactiveseg' has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return __all__

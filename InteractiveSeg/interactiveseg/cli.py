@@ -19,7 +19,7 @@ from .errors import Cancelled, InputError, InteractiveSegError
 
 # Subcommands whose own parsers live beside their code: (name, help, module, function).
 DELEGATED = (
-    ("train", "Train a box segmentation model (P-Net or PC-Net).", "interactiveseg.training.commands", "train_main"),
+    ("train", "Train a box segmentation model (U-Net, or P-Net / PC-Net).", "interactiveseg.training.commands", "train_main"),
     ("prepare-data", "Build the training set from offline sources into a cache folder.",
      "interactiveseg.training.commands", "prepare_data_main"),
     ("evaluate-box", "Box-only Dice of a model on held-out structures, into its card.",
@@ -32,6 +32,8 @@ DELEGATED = (
      "interactiveseg.trust.commands", "signature_main"),
     ("ood-eval", "Measure how well the spectral signature flags unfamiliar images.",
      "interactiveseg.trust.commands", "ood_eval_main"),
+    ("worker", "Serve the engine to the Slicer module or the web app (local, or over an SSH tunnel).",
+     "interactiveseg.worker", "worker_main"),
 )
 
 
@@ -111,7 +113,7 @@ def _delegate(module: str, function: str, argv) -> int:
 
 
 def run_segment(args) -> int:
-    from .geometry import Box
+    from .box import Box
     from .image_io import read_volume, write_output, write_scalar_map
     from .model_file import load_model
     from .roi import box_from_roi_file

@@ -12,22 +12,10 @@ label-0 logit is unary + sum_q w_pq (2 Q1(q) - 1).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import torch
 
 from .neighbours import neighbour_offsets, offset_length, offset_slices
-
-
-@dataclass(frozen=True)
-class CrfParameters:
-    confidence: float = 0.8  # probabilities are clipped to [1 - confidence, confidence]
-    iterations: int = 5
-    appearance_weight: float = 1.0
-    smoothness_weight: float = 0.3
-    theta_spatial: float = 2.0  # in units of the smallest grid spacing
-    theta_intensity: float = 0.5  # in normalised intensity units
-    theta_smooth: float = 1.0
+from .settings import CrfParameters
 
 
 def crf_kernels(image: torch.Tensor, spacing, params: CrfParameters) -> list:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .geometry import Box
+from .box import Box
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 SAMPLE_IMAGE = SAMPLES_DIR / "CTChest4.nrrd"

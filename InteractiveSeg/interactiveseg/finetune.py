@@ -21,7 +21,7 @@ from .devices import mixed_precision
 from .errors import Cancelled
 from .geodesic import geodesic_distance
 from .networks import DilatedNet
-from .preprocess import as_network_batch, from_network_batch
+from .preprocess import from_network_batch, network_batch
 from .settings import Settings
 from .uncertainty import interaction_uncertain, loss_weights, network_uncertain
 
@@ -86,7 +86,7 @@ def compute_features(network: DilatedNet, image: torch.Tensor, dims: int, cancel
     A 2D network runs on a few slices at a time: memory stays bounded for a tall box, and
     Cancel is honoured between passes (a 3D network is one pass).
     """
-    batch = as_network_batch(image[None], dims)
+    batch = network_batch(network, image[None])
     parts = []
     with torch.no_grad(), mixed_precision(image.device):
         for start in range(0, batch.shape[0], SLICES_PER_PASS if dims == 2 else batch.shape[0]):
@@ -193,7 +193,7 @@ def _logits(network: DilatedNet, state: GridState, index: torch.Tensor, scope: s
         flat = state.features.reshape(state.features.shape[0], -1)
         return apply_classifier(network, flat[:, index], state.dims)
     with mixed_precision(state.image.device):
-        logits = from_network_batch(network(as_network_batch(state.image[None], state.dims)), state.dims)
+        logits = from_network_batch(network(network_batch(network, state.image[None])), state.dims)
     return logits.reshape(2, -1)[:, index]
 
 

@@ -42,13 +42,21 @@ class DilatedNet(nn.Module):
             conv(self.feature_channels, classifier_channels, 1), nn.ReLU(inplace=True),
             conv(classifier_channels, classes, 1))
 
-    def features(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, 1, *spatial) image -> (N, feature_channels, *spatial) multi-scale features."""
-        x, parts = image, []
-        for block, compress in zip(self.blocks, self.compress):
+    context_slices = 0  # a slice is segmented from itself alone
+
+    def layer_outputs(self, image: torch.Tensor) -> dict:
+        """Every block's output by name ("block1" ... "block5") and the features."""
+        x, parts, outputs = image, [], {}
+        for index, (block, compress) in enumerate(zip(self.blocks, self.compress)):
             x = block(x)
             parts.append(compress(x))
-        return torch.relu(torch.cat(parts, dim=1))
+            outputs[f"block{index + 1}"] = x
+        outputs["features"] = torch.relu(torch.cat(parts, dim=1))
+        return outputs
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, 1, *spatial) image -> (N, feature_channels, *spatial) multi-scale features."""
+        return self.layer_outputs(image)["features"]
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier(features)
@@ -57,13 +65,26 @@ class DilatedNet(nn.Module):
         return self.classify(self.features(image))
 
 
-def build_network(architecture: dict) -> DilatedNet:
-    """Build from a model card's `architecture` entry, e.g. {"name": "PC-Net", "dims": 3, "channels": 16}."""
+def build_network(architecture: dict) -> nn.Module:
+    """Build from a model card's `architecture` entry, e.g. {"name": "PC-Net", "dims": 3, "channels": 16}.
+
+    "U-Net" builds the encoder-decoder of unet.py; every other name the dilated P-Net/PC-Net.
+    """
+    if architecture.get("name") == "U-Net":
+        from .unet import UNet
+        keys = ("dims", "in_channels", "channels", "levels", "compress_channels", "classifier_channels",
+                "classes", "context_slices")
+        return UNet(**{k: architecture[k] for k in keys if k in architecture})
     keys = ("dims", "in_channels", "channels", "compress_channels", "classifier_channels", "classes")
     return DilatedNet(**{k: architecture[k] for k in keys if k in architecture})
 
 
-def pnet_architecture(channels: int = 32, compress_channels: int = 8, classifier_channels: int = 64) -> dict:
+def unet_architecture(dims: int = 2, channels: int = 16, levels: int = 4, context_slices: int = 1) -> dict:
+    return {"name": "U-Net", "dims": dims, "channels": channels, "levels": levels, "compress_channels": 8,
+            "classifier_channels": 32, "context_slices": context_slices if dims == 2 else 0}
+
+
+def pnet_architecture(channels: int = 16, compress_channels: int = 4, classifier_channels: int = 32) -> dict:
     return {"name": "P-Net", "dims": 2, "channels": channels,
             "compress_channels": compress_channels, "classifier_channels": classifier_channels}
 

@@ -31,9 +31,24 @@ def prepare_input(volume: Volume, box: Box, card: dict) -> PreparedInput:
     return PreparedInput(box, crop, image, modality, crop.grid_spacing(volume.spacing))
 
 
-def as_network_batch(image: torch.Tensor, dims: int) -> torch.Tensor:
-    """(1, k, j, i) -> (1, 1, k, j, i) for a 3D network, or (k, 1, j, i) slices for a 2D one."""
-    return image[None] if dims == 3 else image.permute(1, 0, 2, 3)
+def as_network_batch(image: torch.Tensor, dims: int, context: int = 0) -> torch.Tensor:
+    """(1, k, j, i) -> (1, 1, k, j, i) for a 3D network, or (k, 1 + 2 context, j, i) slices for a 2D one.
+
+    With context c, slice k comes with slices k-c .. k+c as channels; the first and last
+    slices repeat at the ends of the stack.
+    """
+    if dims == 3:
+        return image[None]
+    if not context:
+        return image.permute(1, 0, 2, 3)
+    depth = image.shape[1]
+    index = (torch.arange(depth)[:, None] + torch.arange(-context, context + 1)[None]).clamp(0, depth - 1)
+    return image[0][index.to(image.device)]
+
+
+def network_batch(network, image: torch.Tensor) -> torch.Tensor:
+    """A prepared (1, k, j, i) image as the given network takes it (see as_network_batch)."""
+    return as_network_batch(image, network.dims, getattr(network, "context_slices", 0))
 
 
 def from_network_batch(output: torch.Tensor, dims: int) -> torch.Tensor:

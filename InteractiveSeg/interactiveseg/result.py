@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .geometry import Box
+from .box import Box
 
 
 @dataclass(eq=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .geometry import Box
+from .box import Box
 from .volume import LPS_TO_RAS, Volume
 
 

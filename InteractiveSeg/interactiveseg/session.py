@@ -21,7 +21,7 @@ import torch
 from .devices import is_out_of_memory, pick_device
 from .errors import Cancelled, InputError
 from .finetune import Cancel, GridState, Progress, compute_features, crf_only, fine_tune, predict
-from .geometry import Box
+from .box import Box
 from .model_file import LoadedModel, load_model
 from .preprocess import PreparedInput, prepare_input
 from .result import Result

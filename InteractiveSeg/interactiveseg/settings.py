@@ -3,8 +3,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
-from .crf import CrfParameters
 from .errors import InputError
+
+
+@dataclass(frozen=True)
+class CrfParameters:
+    confidence: float = 0.8  # probabilities are clipped to [1 - confidence, confidence]
+    iterations: int = 5
+    appearance_weight: float = 1.0
+    smoothness_weight: float = 0.3
+    theta_spatial: float = 2.0  # in units of the smallest grid spacing
+    theta_intensity: float = 0.5  # in normalised intensity units
+    theta_smooth: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """What the page's buttons do, on a trame-slicer SlicerApp's scene, without any page.
 
-Scene work goes through InteractiveSegLib's `InteractiveSegmentationLogic`, exactly as
-in the desktop module: plan on the server's main thread, compute on a worker thread
-(`BackgroundTask`), apply back on the main thread when `poll()` sees the task finish.
+Scene work goes through InteractiveSegLib's `InteractiveSegmentationLogic` and its
+`RoundRunner`, exactly as in the desktop module: plan on the server's main thread,
+compute in the engine worker process, apply back on the main thread when `poll()` sees
+the round finish.
 `act(name, ...)` runs an action and turns a refusal into a message, so bad input never
 reaches the server loop as an exception and never changes the scene.
 """
@@ -20,7 +21,7 @@ from interactiveseg import InteractiveSegError, InputError
 from InteractiveSegLib import scribbles
 from InteractiveSegLib.labelmaps import read_segment
 from InteractiveSegLib.logic import InteractiveSegmentationLogic
-from InteractiveSegLib.worker import BackgroundTask
+from InteractiveSegLib.round_runner import DONE, RoundRunner
 
 from . import scene_files, uploads
 
@@ -51,9 +52,7 @@ class Workflow:
         self.segment_id = ""  # "": the next Segment adds a new segment
         self.tool = ""
         self.brush_percent = BRUSH_PERCENT
-        self.task = None
-        self.job = None
-        self.cancel_requested = False
+        self.runner = RoundRunner(self.logic)
         self.status = Status("Load a volume, or open the sample.")
 
     # Entry point for the page -----------------------------------------------------------
@@ -72,11 +71,12 @@ class Workflow:
 
     @property
     def busy(self) -> bool:
-        return self.task is not None
+        return self.runner.busy
 
     @property
     def progress(self) -> tuple:
-        return self.task.progress if self.task is not None else (0.0, "")
+        status = self.runner.status
+        return (status.fraction, status.message) if self.busy else (0.0, "")
 
     # Volume ---------------------------------------------------------------------------
 
@@ -153,36 +153,29 @@ class Workflow:
         self.status = Status("Segment accepted. Place a new box for another object, or save.")
 
     def cancel(self) -> None:
-        if self.task is None:
+        if not self.busy:
             raise InputError("Nothing is running.")
-        self.cancel_requested = True  # the engine stops at its next check; its result is dropped
-        self.task.cancel()
+        self.runner.cancel()  # the engine stops at its next check; a late result is dropped
         self.status = Status("Cancelling...")
 
     def poll(self) -> bool:
         """Called on the server loop while busy: apply a finished round. True once nothing runs."""
-        task, job = self.task, self.job
-        if task is None:
+        if not self.busy:
             return True
-        if not task.done:
+        status = self.runner.poll()
+        if not status.finished:
             return False
-        self.task = self.job = None
-        if self.cancel_requested:
-            self.logic.abandon(job)
-            self.status = Status("Cancelled: nothing was changed.")
-        elif task.error is not None:
-            self.logic.abandon(job)
-            if isinstance(task.error, InteractiveSegError):
-                self.status = Status(str(task.error), error=True)
-            else:
-                log.error("InteractiveSeg round failed", exc_info=(type(task.error), task.error, task.error.__traceback__))
-                self.status = Status(f"Unexpected error: {task.error}. Details are in the server log.", error=True)
+        if status.state == DONE:
+            self.act("_apply", status.job, status.result)
+        elif status.bug:
+            log.error("InteractiveSeg round failed: %s\n%s", status.message, status.details)
+            self.status = Status(f"{status.message}. Details are in the server log.", error=True)
         else:
-            self.act("_apply", job, task.result)
+            self.status = Status(status.message, error=status.state != "cancelled")
         return True
 
     def _apply(self, job, result) -> None:
-        self.logic.apply(job, result)
+        """Show a round the runner has written into the scene."""
         self.segmentation_node, self.segment_id = job.segmentation_node, job.segment_id
         self.segmentation_node.CreateClosedSurfaceRepresentation()  # shows the segment in the 3D view too
         self._show_uncertainty_layer()
@@ -274,12 +267,13 @@ class Workflow:
     # Internals ------------------------------------------------------------------------
 
     def _start(self, job, what: str) -> None:
-        self.job, self.cancel_requested = job, False
-        self.task = BackgroundTask(job.run).start()
         self.status = Status(f"{what}...")
+        self.runner.start(job)
+        if self.runner.status.finished:  # refused at once (a worker that could not start)
+            self.poll()
 
     def _check_idle(self) -> None:
-        if self.task is not None:
+        if self.busy:
             raise InputError("A computation is still running: wait for it or press Cancel.")
 
     def _require_volume(self) -> None:

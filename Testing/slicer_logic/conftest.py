@@ -54,3 +54,16 @@ def tiny_model(tmp_path_factory) -> Path:
     from tiny_models import half_foreground_model
     return half_foreground_model(tmp_path_factory.mktemp("model") / "tiny.safetensors",
                                  Volume(blob_image(), spacing=(1, 1, 2)), Box((11, 11, 6), (29, 29, 14)), (16, 32, 32))
+
+
+@pytest.fixture
+def compute():
+    """Run a planned job in the worker and return its result without applying it to the scene."""
+    from InteractiveSegLib.round_runner import DONE, RoundRunner
+
+    def run(logic, job):
+        status = RoundRunner(logic, apply=False).start_and_wait(job, timeout=120)
+        if status.state != DONE:
+            raise status.error
+        return status.result
+    return run

@@ -1,5 +1,6 @@
 """The interactive loop end to end on a real scene with a real (tiny, untrained) engine model."""
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from InteractiveSegLib.labelmaps import read_segment, write_segment_region
 from InteractiveSegLib.logic import InteractiveSegmentationLogic
 from InteractiveSegLib.matrices import ijk_to_ras
 from InteractiveSegLib.scribbles import BACKGROUND, FOREGROUND, read_scribbles
-from InteractiveSegLib.worker import BackgroundTask
+from InteractiveSegLib.round_runner import CANCELLED, DONE, RUNNING, RoundRunner
 
 FAST = {"iterations": 2, "alternations": 1}  # keep CPU time small; quality is not tested here
 SHAPE = (20, 40, 40)
@@ -32,8 +33,8 @@ def roi(scene, volume):
 
 
 @pytest.fixture
-def logic(scene):
-    return InteractiveSegmentationLogic(scene)
+def logic(scene, engine):
+    return InteractiveSegmentationLogic(scene, engine)
 
 
 @pytest.fixture
@@ -145,15 +146,16 @@ def erase(logic, volume, segment_id, voxels):
     write_segment_region(logic.scribble_node, segment_id, volume, Box((0, 0, 0), (i - 1, j - 1, k - 1)), mask)
 
 
-def test_an_erased_scribble_no_longer_counts(scene, logic, volume, roi, output, tiny_model):
+def test_an_erased_scribble_no_longer_counts(scene, logic, volume, roi, output, tiny_model, compute):
     segment(logic, volume, roi, output, model=tiny_model)
     paint(logic, volume, foreground=[(10, 20, 20)])
     logic.refine()
     erase(logic, volume, FOREGROUND, [(10, 20, 20)])
     paint(logic, volume, background=[(10, 14, 14)])
-    logic.refine()
-    used = logic._session._rounds[-1]  # the strokes the engine trained on in that round
-    assert used.foreground.sum() == 0 and used.background.sum() == 1
+    job = logic.plan_refine()  # the strokes the engine is sent: the whole layer as it is drawn now
+    sent = job.request["arrays"]
+    assert job.request["header"]["replace"] and len(sent["foreground"]) == 0 and len(sent["background"]) == 1
+    assert logic.apply(job, compute(logic, job)).round == 2
 
 
 def test_undo_keeps_a_made_segmentation_that_got_other_segments(scene, logic, volume, roi, tiny_model):
@@ -165,12 +167,13 @@ def test_undo_keeps_a_made_segmentation_that_got_other_segments(scene, logic, vo
     assert list(made.GetSegmentation().GetSegmentIDs()) == [theirs]
 
 
-def test_a_failed_write_leaves_scene_and_engine_in_step(scene, logic, volume, roi, output, tiny_model, monkeypatch):
+def test_a_failed_write_leaves_scene_and_engine_in_step(scene, logic, volume, roi, output, tiny_model, monkeypatch,
+                                                        compute):
     first = segment(logic, volume, roi, output, model=tiny_model)
     paint(logic, volume, foreground=[(10, 20, 20)])
     before = scene_state(scene)
     job = logic.plan_refine()
-    result = job.run()
+    result = compute(logic, job)
 
     def fail(*_):
         raise RuntimeError("the segment's source representation changed")
@@ -278,22 +281,23 @@ def test_scribble_segmentation_is_never_the_output(scene, logic, volume, roi, ti
         segment(logic, volume, roi, scribbles, model=tiny_model)
 
 
-# The worker thread: progress, cancel, results that come too late ------------------------
+# The worker process: progress, cancel, results that come too late ----------------------
 
 
-def test_background_refine_reports_progress_and_applies(scene, logic, volume, roi, output, tiny_model):
+def test_a_round_in_the_worker_reports_progress_and_applies(scene, logic, volume, roi, output, tiny_model):
     segment(logic, volume, roi, output, model=tiny_model)
     paint(logic, volume, foreground=[(10, 20, 20)])
     job = logic.plan_refine()
     assert logic.busy and not logic.can_undo
     with pytest.raises(InputError, match="still running"):
         logic.plan_refine()
-    seen = []
-    task = BackgroundTask(lambda progress, cancel: job.run(lambda f, m: (seen.append(f), progress(f, m)), cancel))
-    task.start()
-    assert task.wait(60) and task.error is None
+    runner, seen = RoundRunner(logic), []
+    runner.start(job)
+    while (status := runner.poll()).state == RUNNING:
+        seen.append(status.fraction)
+        time.sleep(0.005)
+    assert status.state == DONE and status.result.round == 1
     assert seen and 0.0 <= min(seen) and max(seen) <= 1.0
-    logic.apply(job, task.result)
     assert logic.rounds == 2 and not logic.busy
 
 
@@ -301,31 +305,29 @@ def test_cancel_stops_the_round_and_leaves_everything(scene, logic, volume, roi,
     first = segment(logic, volume, roi, output, model=tiny_model)
     paint(logic, volume, foreground=[(10, 20, 20)])
     before = scene_state(scene)
-    job = logic.plan_refine()
-    task = BackgroundTask(job.run)
-    task.cancel()  # pressed before the first step: the engine stops at its first check
-    task.start()
-    assert task.wait(30)
-    assert isinstance(task.error, Cancelled)
-    logic.abandon(job)
-    assert scene_state(scene) == before and logic.rounds == 1 and logic.result is first
+    runner = RoundRunner(logic)
+    runner.start(logic.plan_refine())
+    runner.cancel()  # pressed at once: the engine stops at its first check
+    status = runner.wait(30)
+    assert status.state == CANCELLED and isinstance(status.error, Cancelled)
+    assert scene_state(scene) == before and logic.rounds == 1 and logic.result is first and not logic.busy
 
 
-def test_a_result_that_arrives_after_cancel_is_dropped(scene, logic, volume, roi, output, tiny_model):
+def test_a_result_that_arrives_after_cancel_is_dropped(scene, logic, volume, roi, output, tiny_model, compute):
     first = segment(logic, volume, roi, output, model=tiny_model)
     paint(logic, volume, foreground=[(10, 20, 20)])
     before = scene_state(scene)
     job = logic.plan_refine()
-    job.run()  # the engine finished just as the user pressed Cancel
+    compute(logic, job)  # the engine finished just as the user pressed Cancel
     logic.abandon(job)
     assert scene_state(scene) == before
     assert logic.result is first  # the engine went back to the round the scene shows
     assert logic.refine().round == 1
 
 
-def test_removed_output_while_computing(scene, logic, volume, roi, output, tiny_model):
+def test_removed_output_while_computing(scene, logic, volume, roi, output, tiny_model, compute):
     job = logic.plan_segment(volume, roi, output, model_path=str(tiny_model), settings=FAST)
-    result = job.run()
+    result = compute(logic, job)
     scene.RemoveNode(output)
     with pytest.raises(InputError, match="removed"):
         logic.apply(job, result)
@@ -347,13 +349,13 @@ def test_next_uncertain_region_cycles_in_world_coordinates(scene, logic, volume,
     assert region.rank == 1
     np.testing.assert_allclose(point, (ijk_to_ras(volume) @ [*region.anchor_ijk, 1])[:3], atol=1e-6)
     ranks = [region.rank] + [logic.next_uncertain_region()[0].rank for _ in range(5)]
-    count = len(logic._session.uncertain_regions(5))
+    count = len(logic.uncertain_regions(5))
     assert ranks == [(n % count) + 1 for n in range(6)]  # in rank order, then from the top again
     shift = np.eye(4)
     shift[:3, 3] = (10.0, -5.0, 2.5)
     volume.SetAndObserveTransformNodeID(add_linear_transform(scene, shift).GetID())
     region_now, moved = logic.next_uncertain_region()  # the seventh call: index 6 of the cycle
-    assert region_now == logic._session.uncertain_regions(5)[6 % count]
+    assert region_now == logic.uncertain_regions(5)[6 % count]
     assert np.allclose(moved - (ijk_to_ras(volume) @ [*region_now.anchor_ijk, 1])[:3], (10.0, -5.0, 2.5))
 
 
@@ -380,11 +382,12 @@ def test_custom_settings_start_from_the_models_card(logic, tiny_model, tmp_path)
         logic.model_settings(str(tmp_path / "missing.safetensors"))
 
 
-def test_a_failure_after_the_write_puts_the_segment_back(scene, logic, volume, roi, output, tiny_model, monkeypatch):
+def test_a_failure_after_the_write_puts_the_segment_back(scene, logic, volume, roi, output, tiny_model, monkeypatch,
+                                                         compute):
     paint(logic, volume, foreground=[(10, 20, 20)])
     before = scene_state(scene)
     job = logic.plan_segment(volume, roi, output, "mine", model_path=str(tiny_model), settings=FAST)
-    result = job.run()
+    result = compute(logic, job)
 
     def fail(*_):
         raise RuntimeError("the scribble segmentation could not be cleared")
@@ -393,3 +396,25 @@ def test_a_failure_after_the_write_puts_the_segment_back(scene, logic, volume, r
         logic.apply(job, result)
     np.testing.assert_array_equal(read_segment(output, "mine", volume), output.mine_mask)
     assert scene_state(scene) == before and logic.rounds == 0 and not logic.busy
+
+
+def test_an_output_made_without_display_nodes_is_shown(scene, logic, volume, roi, tiny_model):
+    """A segmentation made from the node selector has no display node until the first round."""
+    bare = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Made by the selector")
+    assert bare.GetDisplayNode() is None
+    logic.segment(volume, roi, bare, model_path=str(tiny_model), settings=FAST)
+    assert bare.GetDisplayNode() is not None
+
+
+def test_the_output_of_a_transformed_volume_is_on_its_grid(scene, logic, volume, roi, tiny_model):
+    from slicer_scene import add_linear_transform
+    shift = np.eye(4)
+    shift[:3, 3] = (100.0, 0.0, 0.0)
+    moved = add_linear_transform(scene, shift).GetID()
+    volume.SetAndObserveTransformNodeID(moved)
+    roi.SetAndObserveTransformNodeID(moved)  # the box moves with it
+    result = logic.segment(volume, roi, model_path=str(tiny_model), settings=FAST)
+    made = [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode", scene) if n is not logic.scribble_node][0]
+    assert made.GetTransformNodeID() == volume.GetTransformNodeID()
+    np.testing.assert_array_equal(read_segment(made, made.GetSegmentation().GetNthSegmentID(0), volume), result.mask)
+

@@ -53,3 +53,19 @@ def test_snapshot_round_trip():
     np.testing.assert_array_equal(back_fg, fg)
     np.testing.assert_array_equal(back_bg, bg)
     assert not snapshot.empty and Scribbles.from_masks(~fg & False, bg & False).empty
+
+
+def test_scribbles_of_a_transformed_volume_sit_on_its_voxels(scene):
+    """The volume-to-segmentation transform must not be baked into the scribble grid twice."""
+    from slicer_scene import add_linear_transform
+    from InteractiveSegLib.scribbles import create_scribble_node
+    volume = add_volume(scene, np.zeros((6, 10, 12), np.int16), spacing=(1.0, 2.0, 3.0), origin=(5.0, -4.0, 2.0))
+    shift = np.eye(4)
+    shift[:3, 3] = (100.0, 0.0, 0.0)
+    volume.SetAndObserveTransformNodeID(add_linear_transform(scene, shift).GetID())
+    node = create_scribble_node(scene, volume)
+    geometry = node.GetSegmentation().GetConversionParameter("Reference image geometry")
+    values = [float(v) for v in geometry.split(";")[:12]]  # the geometry's 4x4 IJK-to-RAS matrix, row by row
+    matrix = np.array(values + [0, 0, 0, 1]).reshape(4, 4)
+    from InteractiveSegLib.matrices import ijk_to_ras
+    np.testing.assert_allclose(matrix, ijk_to_ras(volume), atol=1e-6)  # the volume's own grid, not shifted

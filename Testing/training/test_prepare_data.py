@@ -30,7 +30,7 @@ def test_slicerio_chest_becomes_a_validation_case(tmp_path):
 
 def test_cache_inside_a_git_repository_is_refused(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
-    with pytest.raises(SystemExit, match="git"):
+    with pytest.raises(ValueError, match="git"):
         prepare(tmp_path / "repo" / "data", templates=tmp_path / "none", log=lambda text: None)
 
 

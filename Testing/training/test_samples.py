@@ -63,7 +63,7 @@ def test_pick_slices_prefers_slices_with_the_object():
 
 
 def test_batches_are_reproducible_by_step(tiny_manifest, tmp_path):
-    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), grid=(8, 16, 16),
+    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), dims=3, grid=(8, 16, 16),
                          channels=4)
     trainer = Trainer(config, log=lambda text: None)
     first, again, other = trainer.batch(7), trainer.batch(7), trainer.batch(8)

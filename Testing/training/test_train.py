@@ -23,13 +23,14 @@ def test_two_training_steps_write_a_loadable_model(tiny_manifest, tmp_path, dims
     assert 0.0 <= history[0][2] <= 1.0
     assert model.card["finetune_defaults"] == {}
     with torch.no_grad():
-        out = model.network(torch.zeros((1, 1, 8, 16, 16) if dims == 3 else (2, 1, 16, 16)))
+        channels = 1 + 2 * model.network.context_slices
+        out = model.network(torch.zeros((1, 1, 8, 16, 16) if dims == 3 else (2, channels, 16, 16)))
     assert out.shape[1] == 2
 
 
 def test_training_resumes_from_its_checkpoint(tiny_manifest, tmp_path):
     messages = []
-    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), grid=(8, 16, 16),
+    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), dims=3, grid=(8, 16, 16),
                          channels=4, steps=2, validate_every=100)
     Trainer(config, log=messages.append).run()
     first = torch.load(tmp_path / "m.ckpt.pt", weights_only=True)
@@ -45,7 +46,7 @@ def test_training_resumes_from_its_checkpoint(tiny_manifest, tmp_path):
 
 
 def test_card_says_why_the_run_stopped(tiny_manifest, tmp_path):
-    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), grid=(8, 16, 16),
+    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), dims=3, grid=(8, 16, 16),
                          channels=4, steps=2, validate_every=1)
     Trainer(config, log=lambda _: None).run()
     training = json.loads((tmp_path / "m.json").read_text())["training"]
@@ -67,8 +68,9 @@ class FlatValidation(Trainer):
 
 def test_training_stops_when_validation_stops_improving(tiny_manifest, tmp_path):
     messages = []
-    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), grid=(8, 16, 16),
-                         channels=4, steps=50, validate_every=1, patience=2, max_drops=1, learning_rate=1e-3)
+    config = TrainConfig(manifest=str(tiny_manifest), output=str(tmp_path / "m.safetensors"), dims=3, grid=(8, 16, 16),
+                         channels=4, steps=50, validate_every=1, patience=2, max_drops=1, learning_rate=1e-3,
+                         schedule="plateau")
     trainer = FlatValidation(config, log=messages.append)
     trainer.run()
     # best at step 1; 2 flat validations -> drop; 2 more -> stop at step 5

@@ -30,13 +30,14 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def workflow(tiny_model):
+def workflow(tiny_model, engine):
     """A Workflow on a fresh trame-slicer scene, without views or a server."""
     from trame_slicer.core import SlicerApp
 
     from interactiveseg_web.workflow import Workflow
     previous = getattr(slicer, "mrmlScene", None)
     app = SlicerApp()
-    yield Workflow(app, model_path=str(tiny_model), settings=FAST)
+    from InteractiveSegLib.logic import InteractiveSegmentationLogic
+    yield Workflow(app, model_path=str(tiny_model), settings=FAST, logic=InteractiveSegmentationLogic(app.scene, engine))
     slicer.mrmlScene = previous  # Workflow points slicer.util's helpers at its scene
     app.scene.Clear(1)

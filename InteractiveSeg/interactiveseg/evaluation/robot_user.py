@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import Box
+from ..box import Box
 
 
 @dataclass(frozen=True)

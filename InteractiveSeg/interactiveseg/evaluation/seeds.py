@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import Box, box_margin
+from ..box import Box, box_margin
 
 FOREGROUND, BACKGROUND = 1, 2
 MARGIN_FRACTION, MARGIN_MINIMUM = 0.1, 3  # the engine's default crop margin

@@ -25,43 +25,76 @@ def prepare_data_main(argv=None) -> int:
     parser.add_argument("--totalsegmentator", metavar="DIR",
                         help="unpacked totalsegmentator-2.18.0 source archive (pip download --no-deps "
                              "--no-binary :all: totalsegmentator==2.18.0)")
+    parser.add_argument("--dataset", action="append", default=[], metavar="DIR",
+                        help="your own labelled data: an nnU-Net v2 raw dataset folder, a folder with images/ and "
+                             "labels/, or .seg.nrrd files beside their images (repeatable)")
+    parser.add_argument("--no-builtin", action="store_true",
+                        help="leave out the packaged sources (use only --dataset folders)")
+    parser.add_argument("--validation-share", type=float, default=0.2,
+                        help="share of each --dataset's cases held out for validation (default: %(default)s)")
     args = parser.parse_args(argv)
     from .prepare_data import prepare
-    path = prepare(args.output, args.totalsegmentator)
+    try:
+        path = prepare(args.output, args.totalsegmentator, datasets=args.dataset, builtin=not args.no_builtin,
+                       validation_share=args.validation_share)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"interactiveseg prepare-data: {error}", file=sys.stderr)
+        return 2
     print(path)
     return 0
 
 
 def train_main(argv=None) -> int:
+    from .batches import Mix
+    from .trainer import TrainConfig, Trainer
+    defaults = TrainConfig(manifest="", output="")
     parser = argparse.ArgumentParser(prog="interactiveseg train",
-                                     description="Train P-Net (2D) or PC-Net (3D) as a class-agnostic box segmenter.")
+                                     description="Train a class-agnostic box segmenter (U-Net, or P-Net/PC-Net). "
+                                                 "Runs unchanged under torchrun for several processes.")
     parser.add_argument("--data", default=str(DEFAULT_CACHE), help="manifest.json or its folder (default: %(default)s)")
     parser.add_argument("--output", required=True, help="model file to write (.safetensors; card beside it)")
-    parser.add_argument("--dims", type=int, choices=(2, 3), default=3)
-    parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--batch", type=int, default=2, help="boxes per step")
-    parser.add_argument("--slices", type=int, default=4, help="2D: slices per box")
+    parser.add_argument("--dims", type=int, choices=(2, 3), default=defaults.dims)
+    parser.add_argument("--architecture", choices=("unet", "dilated"), default=defaults.architecture,
+                        help="unet (default) or dilated (P-Net in 2D, PC-Net in 3D)")
+    parser.add_argument("--init", metavar="MODEL", help="fine-tune this model file (its architecture and weights)")
+    parser.add_argument("--cache", help="training cache folder (default: OUTPUT with .cache; built when absent)")
+    parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument("--batch", type=int, default=defaults.batch, help="2D: slices per step; 3D: grids per step")
     parser.add_argument("--grid", type=int, nargs="+", help="network grid (k j i); 2D: (j i)")
-    parser.add_argument("--channels", type=int, help="feature channels per layer")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--channels", type=int, help="feature channels of the first level")
+    parser.add_argument("--context-slices", type=int, default=defaults.context_slices,
+                        help="2D U-Net: neighbour slices on each side as input channels")
+    parser.add_argument("--mix", type=float, nargs=3, metavar=("REAL", "SYNTH", "OBJECTS"),
+                        default=[defaults.mix.real, defaults.mix.synthesized, defaults.mix.objects],
+                        help="shares of real, label-synthesized and procedural-object samples")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate")
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--schedule", choices=("cosine", "plateau"), default=defaults.schedule)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", default=defaults.device, help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--threads", type=int, help="CPU threads")
-    parser.add_argument("--validate-every", type=int, default=100)
-    parser.add_argument("--patience", type=int, default=4, help="validations without gain before the rate drops")
+    parser.add_argument("--validate-every", type=int, default=defaults.validate_every)
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="plateau: validations without gain before the rate drops")
+    parser.add_argument("--max-drops", type=int, default=defaults.max_drops,
+                        help="plateau: stop after this many drops without gain")
+    parser.add_argument("--validation-lesions", type=int, default=defaults.validation_lesions,
+                        help="synthetic lesions per validation subject")
     parser.add_argument("--max-seconds", type=float, help="stop after this much training time")
     parser.add_argument("--checkpoint", help="resumable state (default: OUTPUT with .ckpt.pt)")
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     args = parser.parse_args(argv)
-    from .trainer import TrainConfig, Trainer
     grid = None
     if args.grid:
         grid = tuple(args.grid) if args.dims == 3 else (None, *args.grid)
     config = TrainConfig(
-        manifest=args.data, output=args.output, dims=args.dims, checkpoint=args.checkpoint, steps=args.steps,
-        batch=args.batch, slices=args.slices, grid=grid, channels=args.channels, learning_rate=args.lr,
-        seed=args.seed, device=args.device, threads=args.threads, validate_every=args.validate_every,
-        patience=args.patience, max_seconds=args.max_seconds,
+        manifest=args.data, output=args.output, dims=args.dims, architecture=args.architecture,
+        checkpoint=args.checkpoint, cache=args.cache, init=args.init, steps=args.steps, batch=args.batch, grid=grid,
+        channels=args.channels, context_slices=args.context_slices, learning_rate=args.lr,
+        weight_decay=args.weight_decay, schedule=args.schedule, mix=Mix(*args.mix),
+        validation_lesions=args.validation_lesions, seed=args.seed, device=args.device, threads=args.threads,
+        validate_every=args.validate_every, patience=args.patience, max_drops=args.max_drops,
+        max_seconds=args.max_seconds,
         command="interactiveseg train " + shlex.join(sys.argv[2:] if argv is None else argv))
     path = Trainer(config).run(resume=not args.restart)
     print(path)

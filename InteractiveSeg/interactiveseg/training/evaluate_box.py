@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..overlap import dice
-from ..preprocess import as_network_batch, from_network_batch, prepare_input
+from ..preprocess import from_network_batch, network_batch, prepare_input
 from .samples import tight_box
 
 LARGE_ML = 20.0  # the "organs larger than 20 ml"
@@ -37,7 +37,7 @@ def segment_box(network, card: dict, volume, box, device="cpu") -> np.ndarray:
     prepared = prepare_input(volume, box, card)
     dims = card["architecture"]["dims"]
     with torch.no_grad():
-        logits = network(as_network_batch(prepared.image, dims).to(device))
+        logits = network(network_batch(network, prepared.image).to(device))
         probability = from_network_batch(torch.softmax(logits.float(), 1)[:, 1:], dims).cpu()
     crop_probability = prepared.crop.from_grid(probability)[0].numpy()
     mask = prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability > 0.5)

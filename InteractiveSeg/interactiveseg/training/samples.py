@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..geometry import Box
+from ..box import Box
 from ..preprocess import prepare_input
 
 JITTER_FRACTION = (-0.05, 0.15)  # per side, as a fraction of the object's extent; negative cuts into it

@@ -1,13 +1,20 @@
-"""The training loop: class-agnostic box segmentation, validation by held-out subject, resumable.
+"""The training loop: class-agnostic box segmentation from the training cache, resumable, DDP-ready.
 
-Every step draws subjects uniformly, then a training structure of that subject, then a
-jittered box around it (so one large atlas cannot drown the other subjects). Validation
-runs the shipped inference path on tight boxes of the validation subjects' structures;
-the best model so far is written as a model file, and a checkpoint (weights, optimiser,
-step, history) lets a stopped run continue where it left off.
+Every step draws a batch from the cache (batches.py: real, synthesized and procedural-object
+items), augments it and takes one AdamW step. The learning rate follows a cosine decay over
+the whole step budget after a short warm-up (`schedule="cosine"`, the default), or drops by
+0.3 when validation stalls (`schedule="plateau"`). Validation (validation.py) runs the
+shipped inference path on the held-out subjects; the model with the best *smoothed*
+validation score is written as a model file, so one lucky validation does not choose it. A
+checkpoint (weights, optimiser, step, history) lets a stopped run continue where it left off.
+
+Under `torchrun` (WORLD_SIZE > 1) the network is wrapped in DistributedDataParallel; each rank
+draws its own batches, rank 0 alone validates and writes files.
 """
 from __future__ import annotations
 
+import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,51 +25,69 @@ import torch
 import torch.nn.functional as F
 
 from ..devices import pick_device
-from ..model_file import card_path, new_card, save_model, update_card
-from ..networks import build_network, pcnet_architecture, pnet_architecture
-from .evaluate_box import evaluate
+from ..model_file import card_path, load_model, new_card, save_model, update_card
+from ..networks import build_network, pcnet_architecture, pnet_architecture, unet_architecture
+from .batches import BatchMaker, Mix
+from .cache import TrainingCache, build_cache
 from .manifest import read_manifest
-from .samples import augment, jittered_box, make_sample, pick_slices
+from .validation import build_validation, validate
 
 GRID_3D = (24, 48, 48)
 GRID_2D = (None, 96, 96)
+WARMUP_STEPS = 200
+FINAL_LEARNING_RATE_SHARE = 0.02  # the cosine ends at this share of the peak rate
+SMOOTHING = 0.5  # weight of the newest validation in the smoothed score
 
 
 @dataclass
 class TrainConfig:
     manifest: str
     output: str  # model weights path, .safetensors; the card is written beside it
-    dims: int = 3
+    dims: int = 2
+    architecture: str = "unet"  # "unet", or "dilated" (P-Net / PC-Net)
     checkpoint: str | None = None  # resumable state; default: output with .ckpt.pt
+    cache: str | None = None  # training cache folder; default: output with .cache (built when absent)
+    init: str | None = None  # start from this model file's weights and architecture
     steps: int = 4000
-    batch: int = 2  # boxes per step (a 2D step takes `slices` slices from each)
-    slices: int = 4
+    batch: int = 16  # 2D: slices per step; 3D: grids per step
     grid: tuple | None = None
     channels: int | None = None
-    learning_rate: float = 1e-3
+    context_slices: int = 1  # 2D U-Net: neighbour slices each side as input channels
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"  # or "plateau"
+    mix: Mix = field(default_factory=Mix)
+    cache_boxes: int = 4  # real boxes per training structure in the cache
+    cache_variants: int = 3  # synthesized images per training subject
+    validation_jitter: int = 2  # jittered boxes per validation structure, besides the tight one
+    validation_lesions: int = 20  # synthetic lesions per validation subject
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
     validate_every: int = 100
-    patience: int = 4  # validations without gain before the learning rate drops
-    max_drops: int = 2  # stop after this many drops without gain: validation Dice has stopped improving
+    patience: int = 4  # plateau: validations without gain before the learning rate drops
+    max_drops: int = 2  # plateau: stop after this many drops without gain
     max_seconds: float | None = None
     checkpoint_every: int = 50
     command: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def build_card(config: TrainConfig) -> dict:
-    if config.dims == 3:
+    if config.init:
+        card = load_model(config.init).card
+        return new_card(card["architecture"], card["input"]["grid_shape"], card["input"]["margin_fraction"],
+                        card["input"]["margin_minimum"])
+    grid = config.grid or (GRID_3D if config.dims == 3 else GRID_2D)
+    if config.architecture == "unet":
+        architecture = unet_architecture(config.dims, config.channels or 16, context_slices=config.context_slices)
+    elif config.dims == 3:
         architecture = pcnet_architecture(**({"channels": config.channels} if config.channels else {}))
-        grid = config.grid or GRID_3D
     else:
-        architecture = pnet_architecture(channels=config.channels or 16, compress_channels=4, classifier_channels=32)
-        grid = config.grid or GRID_2D
+        architecture = pnet_architecture(channels=config.channels or 16)
     return new_card(architecture, list(grid))
 
 
-def loss_function(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def pretraining_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy plus soft Dice of the foreground: Dice keeps small objects from being ignored."""
     ce = F.cross_entropy(logits, targets.long())
     probability = torch.softmax(logits, 1)[:, 1]
@@ -72,59 +97,75 @@ def loss_function(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return ce + (1 - soft_dice.mean())
 
 
+def cosine_rate(step: int, steps: int, peak: float) -> float:
+    """Linear warm-up, then cosine decay to FINAL_LEARNING_RATE_SHARE of the peak at the last step."""
+    warmup = min(WARMUP_STEPS, max(steps // 10, 1))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(steps - warmup, 1)
+    final = peak * FINAL_LEARNING_RATE_SHARE
+    return final + (peak - final) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, log=None):
         self.config = config
+        self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
         self.log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+        if self.rank:
+            self.log = lambda text: None
         self.device = pick_device(config.device)
         if config.threads:
             torch.set_num_threads(config.threads)
         cases, self.manifest_info = read_manifest(config.manifest)
-        self.train_cases = [self._load(c) for c in cases if c.split == "train"
-                            and any(s.role == "train" for s in c.structures)]
-        self.val_cases = [self._load(c) for c in cases if c.split == "val"]
+        self.train_cases = [c for c in cases if c.split == "train" and any(s.role == "train" for s in c.structures)]
         if not self.train_cases:
-            raise SystemExit(f"No training case with training structures in {config.manifest}.")
+            raise ValueError(f"No training case with training structures in {config.manifest}.")
+        self.val_cases = [(c, *c.load()) for c in cases if c.split == "val"]
         self.card = build_card(config)
+        self.dims = self.card["architecture"]["dims"]
         torch.manual_seed(config.seed)
         self.network = build_network(self.card["architecture"]).to(self.device)
-        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.learning_rate)
+        if config.init:
+            self.network.load_state_dict(load_model(config.init).network.state_dict())
         self.output = Path(config.output)
         self.checkpoint = Path(config.checkpoint) if config.checkpoint else self.output.with_suffix(".ckpt.pt")
-        self.state = {"step": 0, "best_dice": -1.0, "best_step": 0, "since_best": 0, "drops": 0,
-                      "seconds": 0.0, "history": []}
+        self.cache = self._cache()
+        self.batches = BatchMaker(self.cache, self.dims, getattr(self.network, "context_slices", 0),
+                                  config.mix, config.seed)
+        self.validation = (build_validation(self.val_cases, config.validation_jitter, config.validation_lesions)
+                           if self.rank == 0 else [])
+        self.model = self.network
+        if self.world > 1:
+            if not torch.distributed.is_initialized():
+                torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self.model = torch.nn.parallel.DistributedDataParallel(self.network)
+        self.optimizer = torch.optim.AdamW(self.network.parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)
+        self.state = {"step": 0, "best_dice": -1.0, "best_step": 0, "since_best": 0, "drops": 0, "smoothed": -1.0,
+                      "seconds": 0.0, "samples": 0, "history": []}
 
-    @staticmethod
-    def _load(case):
-        volume, labels = case.load()
-        return case, volume, labels
+    def _cache(self) -> TrainingCache:
+        folder = Path(self.config.cache) if self.config.cache else self.output.with_suffix(".cache")
+        if (folder / "index.json").is_file():
+            cache = TrainingCache.load(folder)
+            if cache.info.get("grid_shape") == self.card["input"]["grid_shape"]:
+                return cache
+            self.log(f"{folder} was built for another grid: building it again")
+        if self.rank:
+            raise RuntimeError(f"Rank 0 builds the training cache: run one process first, or pass --cache {folder}.")
+        self.log(f"building the training cache in {folder}")
+        return build_cache(self.config.manifest, self.card, folder, self.config.cache_boxes,
+                           self.config.cache_variants, seed=self.config.seed, log=self.log)
 
-    # -- samples -------------------------------------------------------------------------
-    def batch(self, step: int) -> tuple:
-        """Images and targets of one step; the step number seeds it, so a resumed run draws the same."""
-        rng = np.random.default_rng([self.config.seed, step])
-        images, targets = [], []
-        for _ in range(self.config.batch):
-            case, volume, labels = self.train_cases[rng.integers(len(self.train_cases))]
-            choices = [s for s in case.structures if s.role == "train"]
-            structure = choices[rng.integers(len(choices))]
-            image, target, _ = make_sample(volume, labels, structure.value,
-                                           jittered_box(structure.bbox_ijk, rng), self.card)
-            if self.config.dims == 2:
-                picks = pick_slices(target, self.config.slices, rng)
-                images += [image[:, k] for k in picks]
-                targets += [target[k] for k in picks]
-            else:
-                images.append(image)
-                targets.append(target)
-        groups = {}
-        for image, target in zip(images, targets):  # a flat crop's grid differs: keep equal shapes together
-            groups.setdefault(tuple(image.shape), []).append((image, target))
-        return [augment(torch.stack([i for i, _ in g]), torch.stack([t for _, t in g]), rng)
-                for g in groups.values()]
+    def batch(self, step: int) -> list:
+        """[(images, targets)] of one step; (seed, step, rank) seed it, so a resumed run draws the same."""
+        return [self.batches.batch(step, self.config.batch, self.rank)]
 
     # -- checkpoints -----------------------------------------------------------------------
     def save_checkpoint(self):
+        if self.rank:
+            return
         state = {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "state": {k: v for k, v in self.state.items() if k != "history"},
                  "history": torch.tensor(self.state["history"], dtype=torch.float64).reshape(-1, 3)}
@@ -141,33 +182,38 @@ class Trainer:
         self.state.update(saved["state"])
         self.state["history"] = saved["history"].tolist()
         self.log(f"resumed from {self.checkpoint} at step {self.state['step']} "
-                 f"(best validation Dice {self.state['best_dice']:.4f} at step {self.state['best_step']})")
+                 f"(best validation score {self.state['best_dice']:.4f} at step {self.state['best_step']})")
         return True
 
     # -- validation ---------------------------------------------------------------------
     def validate(self) -> float:
-        rows = evaluate(self.network, self.card, self.val_cases, roles=("val",), device=self.device)
+        scores = validate(self.network, self.card, self.validation, self.device)
         self.network.train()
-        return float(np.mean([r["dice"] for r in rows])) if rows else float("nan")
+        self.last_validation = scores
+        return scores["score"]
 
     def training_record(self) -> dict:
         c = self.config
-        subjects = lambda cases: sorted({case.subject for case, _, _ in cases})
+        val_subjects = sorted({case.subject for case, _, _ in self.val_cases})
         return {
             "manifest": {k: v for k, v in self.manifest_info.items() if k != "version"},
-            "subjects_train": subjects(self.train_cases), "subjects_validation": subjects(self.val_cases),
-            "sources": sorted({case.source for case, _, _ in self.train_cases + self.val_cases}),
-            "structures_train": sorted({s.name for case, _, _ in self.train_cases for s in case.structures
+            "subjects_train": sorted({case.subject for case in self.train_cases}), "subjects_validation": val_subjects,
+            "sources": sorted({case.source for case in self.train_cases} | {c.source for c, _, _ in self.val_cases}),
+            "structures_train": sorted({s.name for case in self.train_cases for s in case.structures
                                         if s.role == "train"}),
             "structures_validation": sorted({s.name for case, _, _ in self.val_cases for s in case.structures
                                              if s.role == "val"}),
             "unseen_classes": list(self.manifest_info.get("unseen_classes", [])),
             "steps": self.state["step"], "best_step": self.state["best_step"],
             "best_validation_dice_during_training": round(self.state["best_dice"], 4),
+            "validation": "mean of (structures: tight and jittered boxes; synthetic lesions) box-only Dice, "
+                          "smoothed over validations",
             "seconds": round(self.state["seconds"]), "device": str(self.device),
-            "threads": torch.get_num_threads() if self.device.type == "cpu" else None,
-            "batch": c.batch, "slices_per_box": c.slices if c.dims == 2 else None,
-            "learning_rate": c.learning_rate, "seed": c.seed, "command": c.command,
+            "threads": torch.get_num_threads() if self.device.type == "cpu" else None, "processes": self.world,
+            "batch": c.batch, "samples_seen": self.state["samples"], "schedule": c.schedule,
+            "learning_rate": c.learning_rate, "weight_decay": c.weight_decay, "seed": c.seed,
+            "mix": vars(c.mix), "cache": dict(self.cache.info, samples=len(self.cache)), "init": c.init,
+            "command": c.command,
             "history_step_loss_dice": [[int(s), round(l, 4), round(d, 4)] for s, l, d in self.state["history"]],
         }
 
@@ -182,12 +228,16 @@ class Trainer:
         stopped_by = f"step limit (--steps {c.steps})"
         while self.state["step"] < c.steps:
             step = self.state["step"]
+            if c.schedule == "cosine":
+                for group in self.optimizer.param_groups:
+                    group["lr"] = cosine_rate(step, c.steps, c.learning_rate)
             self.optimizer.zero_grad()
             loss = 0.0
             for images, targets in self.batch(step):
-                part = loss_function(self.network(images.to(self.device)), targets.to(self.device))
+                part = pretraining_loss(self.model(images.to(self.device)), targets.to(self.device))
                 part.backward()
                 loss += float(part.detach())
+                self.state["samples"] += len(images) * self.world
             self.optimizer.step()
             losses.append(loss)
             self.state["step"] = step + 1
@@ -195,52 +245,70 @@ class Trainer:
             stop = c.max_seconds is not None and self.state["seconds"] >= c.max_seconds
             if stop:
                 stopped_by = f"time budget (--max-seconds {c.max_seconds:g})"
-            if self.state["step"] % c.validate_every == 0 or self.state["step"] == c.steps or stop:
+            if self.rank == 0 and (self.state["step"] % c.validate_every == 0 or self.state["step"] == c.steps or stop):
                 if self._after_validation(float(np.mean(losses[-c.validate_every:]))):
                     stop, stopped_by = True, (f"validation Dice stopped improving ({c.patience} validations "
                                               f"without gain after {c.max_drops} learning-rate drops)")
             elif self.state["step"] % 10 == 0:
                 self._progress(float(np.mean(losses[-10:])))
+            stop = self._agreed(stop)
             if self.state["step"] % c.checkpoint_every == 0 or stop:
                 self.save_checkpoint()
             if stop:
                 break
         self.save_checkpoint()
-        if not self.output.is_file():  # a run too short to validate still leaves a loadable model
-            self._save_model()
-        self._record_run_end(stopped_by)
+        if self.rank == 0:
+            if not self.output.is_file():  # a run too short to validate still leaves a loadable model
+                self._save_model()
+            self._record_run_end(stopped_by, float(np.mean(losses[-c.validate_every:])) if losses else None)
         return self.output
 
-    def _record_run_end(self, stopped_by: str):
+    def _agreed(self, stop: bool) -> bool:
+        """Under DDP every rank stops at the same step when any rank wants to (rank 0's validation, a clock)."""
+        if self.world == 1:
+            return stop
+        flag = torch.tensor([1.0 if stop else 0.0])
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def _record_run_end(self, stopped_by: str, final_loss):
         """Say in the card why the run stopped and what it did after the shipped (best) weights.
 
         Only the card changes: the weights, and so their checksum, stay those of the best validation.
         """
         update_card(card_path(self.output), lambda card: card["training"].update(
             stopped_by=stopped_by, run_total_steps=self.state["step"], run_total_seconds=round(self.state["seconds"]),
+            run_total_samples=self.state["samples"],
+            run_final_training_loss=None if final_loss is None else round(final_loss, 4),
             run_history_step_loss_dice=[[int(s), round(l, 4), round(d, 4)] for s, l, d in self.state["history"]],
             note="steps, seconds and history_step_loss_dice describe the shipped weights (the best validation); "
                  "run_total_* and run_history_* describe the whole run"))
 
     def _after_validation(self, loss: float) -> bool:
-        dice = self.validate()
-        self.state["history"].append([self.state["step"], loss, dice])
-        if dice > self.state["best_dice"]:
-            self.state.update(best_dice=dice, best_step=self.state["step"], since_best=0)
+        """Record a validation; keep the best model; True when the plateau rule says stop."""
+        score = self.validate()
+        self.state["history"].append([self.state["step"], loss, score])
+        previous = self.state["smoothed"]
+        smoothed = score if previous < 0 or self.config.schedule != "cosine" else (
+            SMOOTHING * score + (1 - SMOOTHING) * previous)
+        self.state["smoothed"] = smoothed
+        if smoothed > self.state["best_dice"]:
+            self.state.update(best_dice=smoothed, best_step=self.state["step"], since_best=0)
             self._save_model()
         else:
             self.state["since_best"] += 1
-        self._progress(loss, dice, newline=True)
-        if self.state["since_best"] >= self.config.patience:
-            if self.state["drops"] >= self.config.max_drops:
-                self.log(f"validation Dice has not improved for {self.state['since_best']} validations "
-                         f"after {self.state['drops']} learning-rate drops: stopping")
-                return True
-            self.state["drops"] += 1
-            self.state["since_best"] = 0
-            for group in self.optimizer.param_groups:
-                group["lr"] *= 0.3
-            self.log(f"learning rate -> {self.optimizer.param_groups[0]['lr']:.2e}")
+        self._progress(loss, score, newline=True)
+        if self.config.schedule != "plateau" or self.state["since_best"] < self.config.patience:
+            return False
+        if self.state["drops"] >= self.config.max_drops:
+            self.log(f"validation Dice has not improved for {self.state['since_best']} validations "
+                     f"after {self.state['drops']} learning-rate drops: stopping")
+            return True
+        self.state["drops"] += 1
+        self.state["since_best"] = 0
+        for group in self.optimizer.param_groups:
+            group["lr"] *= 0.3
+        self.log(f"learning rate -> {self.optimizer.param_groups[0]['lr']:.2e}")
         return False
 
     def _save_model(self):
@@ -251,9 +319,12 @@ class Trainer:
         s = self.state
         rate = s["seconds"] / max(s["step"], 1)
         eta = rate * (self.config.steps - s["step"])
+        parts = getattr(self, "last_validation", {}) if dice is not None else {}
+        detail = " ".join(f"{k} {v:.4f}" for k, v in parts.items() if k != "score")
         text = (f"step {s['step']}/{self.config.steps} loss {loss:.4f} "
-                + (f"val Dice {dice:.4f} " if dice is not None else "")
+                + (f"val {dice:.4f} ({detail}) " if dice is not None else "")
                 + f"best {max(s['best_dice'], 0):.4f}@{s['best_step']} {rate:.2f} s/step "
+                + f"lr {self.optimizer.param_groups[0]['lr']:.2e} "
                 + f"elapsed {s['seconds'] / 60:.1f} min eta {eta / 60:.0f} min")
         if sys.stderr.isatty() and not newline:
             print("\r" + text, end="", file=sys.stderr, flush=True)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..networks import DilatedNet
-from ..preprocess import as_network_batch, from_network_batch
+from ..preprocess import from_network_batch, network_batch
 
 LAYERS = ("input", "block1", "block2", "block3", "block4", "block5")  # "input": the normalised image itself
 DEFAULT_LAYERS = ("block1", "block2", "block3", "block4", "block5")
@@ -33,15 +33,12 @@ def forward_with_layers(network: DilatedNet, image: torch.Tensor, dims: int, lay
     unknown = set(layers) - set(LAYERS)
     if unknown:
         raise ValueError(f"Unknown layer(s) {sorted(unknown)}; choose from {', '.join(LAYERS)}.")
-    x = as_network_batch(image, dims).to(next(network.parameters()).device).float()
-    outputs, parts = {"input": x}, []
+    x = network_batch(network, image.to(next(network.parameters()).device).float())
     with torch.no_grad():
-        for index, (block, compress) in enumerate(zip(network.blocks, network.compress)):
-            x = block(x)
-            parts.append(compress(x))
-            outputs[f"block{index + 1}"] = x
-        logits = network.classify(torch.relu(torch.cat(parts, dim=1)))
+        outputs = network.layer_outputs(x)
+        logits = network.classify(outputs["features"])
         probability = from_network_batch(torch.softmax(logits.float(), 1)[:, 1:], dims)[0]
+    outputs["input"] = x
     return {layer: outputs[layer] for layer in layers}, probability
 
 

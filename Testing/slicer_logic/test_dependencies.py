@@ -1,44 +1,7 @@
-"""The background task, and installing torch and safetensors on first use."""
-import threading
-
+"""Installing torch and safetensors on first use."""
 import pytest
 
-from interactiveseg import Cancelled
 from InteractiveSegLib import dependencies
-from InteractiveSegLib.worker import BackgroundTask
-
-
-def test_task_runs_off_the_calling_thread_and_reports_progress():
-    callers = []
-
-    def work(progress, cancel):
-        callers.append(threading.current_thread())
-        progress(0.5, "halfway")
-        return 42
-
-    task = BackgroundTask(work)
-    assert not task.done
-    task.start()
-    assert task.wait(5) and task.done
-    assert task.result == 42 and task.error is None
-    assert task.progress == (0.5, "halfway")
-    assert callers and callers[0] is not threading.current_thread()
-
-
-def test_cancel_reaches_the_work_within_a_second():
-    started = threading.Event()
-
-    def work(progress, cancel):
-        started.set()
-        while not cancel():
-            threading.Event().wait(0.01)
-        raise Cancelled("stopped")
-
-    task = BackgroundTask(work).start()
-    assert started.wait(5)
-    task.cancel()
-    assert task.wait(1.0)
-    assert isinstance(task.error, Cancelled) and task.cancelled
 
 
 def test_nothing_missing_means_no_question():
@@ -78,3 +41,19 @@ def test_missing_pip_package_is_installed_after_asking():
 def test_missing_pytorch_extension_says_where_to_get_it():
     with pytest.raises(dependencies.DependencyError, match="Extensions Manager"):
         dependencies.ensure(lambda text: True, lambda r: None, None, lambda name: name != "torch")
+
+
+def test_what_the_panel_uses_before_torch_is_installed_imports_without_torch():
+    """Error display, Clear and the logic must work when torch is missing, declined or broken."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import sys; sys.modules['torch'] = None  # any 'import torch' now fails\n"
+            "from interactiveseg.errors import InteractiveSegError\n"
+            "from interactiveseg import InputError, Box, Settings\n"
+            "import InteractiveSegLib.logic, InteractiveSegLib.scribbles, InteractiveSegLib.round_runner\n"
+            "import InteractiveSegLib.dependencies, InteractiveSegLib.guidance\n"
+            "print('ok')\n")
+    module = Path(__file__).resolve().parents[2] / "InteractiveSeg"
+    done = subprocess.run([sys.executable, "-c", code], cwd=module, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

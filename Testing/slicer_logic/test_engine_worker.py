@@ -1,0 +1,226 @@
+"""The engine worker process as the module drives it: real subprocesses, real sockets, a real MRML scene."""
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from interactiveseg.protocol import FrameReader, ProtocolError, encode, pack_mask, unpack_mask
+
+from scene_checks import scene_state
+from slicer_scene import add_roi, add_volume, blob_image
+from InteractiveSegLib.engine_client import ENGINE_FOLDER, TOKEN_VARIABLE, EngineClient, WorkerFailed
+from InteractiveSegLib.labelmaps import full_region, read_segment, write_segment_region
+from InteractiveSegLib.logic import InteractiveSegmentationLogic
+from InteractiveSegLib.matrices import ijk_to_ras
+from InteractiveSegLib.round_runner import CANCELLED, DONE, FAILED, RUNNING, RoundRunner
+from InteractiveSegLib.scribbles import FOREGROUND
+
+FAST = {"iterations": 2, "alternations": 1}
+SHAPE = (20, 40, 40)
+
+
+@pytest.fixture
+def volume(scene):
+    return add_volume(scene, blob_image(SHAPE), spacing=(1.0, 1.0, 2.0), name="CT")
+
+
+@pytest.fixture
+def roi(scene, volume):
+    return add_roi(scene, (ijk_to_ras(volume) @ [20, 20, 10, 1])[:3], (16, 16, 16))
+
+
+def paint_foreground(logic, volume, voxels):
+    node = logic.ensure_scribble_node(volume, logic.scribble_node)
+    mask = read_segment(node, FOREGROUND, volume)
+    for kji in voxels:
+        mask[kji] = True
+    write_segment_region(node, FOREGROUND, volume, full_region(volume), mask)
+
+
+# The protocol ---------------------------------------------------------------------------
+
+
+def test_frames_carry_json_and_arrays_in_pieces_of_any_size():
+    arrays = {"a": np.arange(12, dtype=np.int16).reshape(3, 4), "b": np.array([True, False]),
+              "c": np.linspace(0, 1, 5, dtype=np.float32)}
+    frame = encode({"op": "x", "n": 3}, arrays) + encode({"op": "y"})
+    reader, messages = FrameReader(), []
+    for start in range(0, len(frame), 7):  # as a socket may deliver them
+        messages += reader.feed(frame[start:start + 7])
+    assert [m[0]["op"] for m in messages] == ["x", "y"]
+    header, received = messages[0]
+    assert header["n"] == 3 and set(received) == set(arrays)
+    for name, array in arrays.items():
+        assert received[name].dtype == array.dtype and np.array_equal(received[name], array)
+    mask = np.zeros(SHAPE, bool)
+    mask[3, 4, 5] = mask[10, 0, 39] = True
+    assert np.array_equal(unpack_mask(pack_mask(mask), SHAPE), mask)
+
+
+def test_frames_that_could_carry_code_or_lie_about_sizes_are_refused():
+    with pytest.raises(ProtocolError):
+        encode({"op": "x"}, {"objects": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(ProtocolError, match="magic"):
+        FrameReader().feed(b"\x80\x04pickle-ish" + b"\0" * 20)
+    good = encode({"op": "x"}, {"a": np.zeros(4, np.float32)})
+    for forged in (good.replace(b'"float32"', b'"object "'), good.replace(b'"shape": [4]', b'"shape": [8]')):
+        assert len(forged) == len(good)
+        with pytest.raises(ProtocolError):
+            FrameReader().feed(forged)
+    with pytest.raises(ProtocolError):
+        unpack_mask(np.array([[0, 0, 99]], np.int32), SHAPE)
+
+
+# Lifetime, failures, security -------------------------------------------------------------
+
+
+def test_a_killed_worker_gives_a_clear_message_and_the_next_segment_starts_a_fresh_one(scene, volume, roi,
+                                                                                        tiny_model):
+    logic = InteractiveSegmentationLogic(scene, EngineClient(threads=1))
+    try:
+        logic.segment(volume, roi, model_path=str(tiny_model), settings=FAST)
+        paint_foreground(logic, volume, [(10, 20, 20)])
+        before, first_pid = scene_state(scene), logic.engine.process.pid
+        runner = RoundRunner(logic)
+        runner.start(logic.plan_refine())
+        logic.engine.process.kill()
+        status = runner.wait(30)
+        assert status.state == FAILED and not status.bug
+        assert "stopped unexpectedly" in status.message and "Nothing was changed" in status.message
+        assert scene_state(scene) == before and not logic.can_refine and not logic.busy
+        logic.segment(volume, roi, model_path=str(tiny_model), settings=FAST)  # a new worker serves it
+        assert logic.engine.process.pid != first_pid and logic.can_refine
+    finally:
+        logic.engine.close()
+
+
+def test_a_worker_that_hangs_is_stopped_with_a_message(scene, volume, roi, tiny_model):
+    logic = InteractiveSegmentationLogic(scene, EngineClient(threads=1))
+    try:
+        logic.segment(volume, roi, model_path=str(tiny_model), settings=FAST)
+        paint_foreground(logic, volume, [(10, 20, 20)])
+        logic.engine.hang_timeout = 1.0  # after the first Segment, which loads torch and the model
+        process = logic.engine.process
+        os.kill(process.pid, signal.SIGSTOP)  # alive, but it will never answer
+        status = RoundRunner(logic).start_and_wait(logic.plan_refine(), timeout=30)
+        assert status.state == FAILED and "did not answer" in status.message
+        assert process.wait(10) is not None  # it was killed, not left behind
+    finally:
+        logic.engine.close()
+
+
+def test_closing_the_connection_ends_a_local_worker(tiny_model):
+    client = EngineClient(threads=1)
+    client.ensure_started()
+    process = client.process
+    client.close()
+    assert process.wait(10) is not None
+
+
+def start_listening_worker(token: str):
+    env = dict(os.environ, **{TOKEN_VARIABLE: token})
+    env["PYTHONPATH"] = os.pathsep.join([str(ENGINE_FOLDER), env.get("PYTHONPATH", "")])
+    process = subprocess.Popen([sys.executable, "-m", "interactiveseg", "worker", "--listen", "127.0.0.1:0",
+                                "--threads", "1"], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, text=True)
+    line = process.stderr.readline()
+    match = re.search(r"listening on 127\.0\.0\.1:(\d+) \(this machine only\)", line)
+    assert match, line
+    return process, int(match.group(1))
+
+
+def test_a_listening_worker_serves_the_right_token_and_refuses_others(scene, volume, roi, tiny_model):
+    process, port = start_listening_worker("right-token")
+    try:
+        with pytest.raises(WorkerFailed, match="refused"):
+            EngineClient(host="127.0.0.1", port=port, token="wrong-token").ensure_started()
+        import socket
+        with socket.create_connection(("127.0.0.1", port)) as stranger:  # no hello: it is shown the door
+            stranger.sendall(encode({"op": "segment", "id": 1}))
+            reply = FrameReader().feed(stranger.recv(1 << 16))
+            assert reply[0][0]["kind"] == "auth"
+        remote = EngineClient(host="127.0.0.1", port=port, token="right-token")
+        logic = InteractiveSegmentationLogic(scene, remote)
+        result = logic.segment(volume, roi, model_path=str(tiny_model), settings=FAST)
+        assert result.round == 0 and logic.rounds == 1
+        remote.call("shutdown")
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+# Speed as the module sees it: cancel, and a main thread that holds the GIL ------------------
+
+
+def test_cancel_stops_a_long_round_within_a_second(scene, engine, volume, roi, tiny_model):
+    logic = InteractiveSegmentationLogic(scene, engine)
+    logic.segment(volume, roi, model_path=str(tiny_model), settings=dict(FAST, iterations=100000))
+    paint_foreground(logic, volume, [(10, 20, 20)])
+    runner = RoundRunner(logic)
+    runner.start(logic.plan_refine())
+    while runner.poll().state == RUNNING and not runner.status.message.startswith("fine-tuning"):
+        time.sleep(0.01)
+    pressed = time.monotonic()
+    runner.cancel()
+    status = runner.wait(10)
+    assert status.state == CANCELLED and time.monotonic() - pressed < 1.0
+    assert logic.can_refine and logic.rounds == 1  # the first round is still there to refine
+
+
+def hold_the_gil(seconds: float) -> None:
+    """Block in C code *without* releasing the GIL, as Slicer's idle main thread does.
+
+    ctypes.PyDLL keeps the GIL during the call (CDLL would release it); usleep uses no CPU,
+    so the test measures the GIL, not competition for the machine's cores.
+    """
+    ctypes.PyDLL(None).usleep(int(seconds * 1e6))
+
+
+def test_holding_the_gil_as_slicer_does_starves_a_python_thread():
+    """The condition the next test reproduces: work on a thread of this process barely runs."""
+    counts = []
+
+    def count(stop):
+        n = 0
+        while not stop.is_set():
+            n += 1
+        counts.append(n)
+
+    for gap in (lambda: time.sleep(0.05), lambda: hold_the_gil(0.05)):
+        stop = threading.Event()
+        thread = threading.Thread(target=count, args=(stop,))
+        thread.start()
+        for _ in range(10):
+            gap()
+        stop.set()
+        thread.join()
+    free, held = counts
+    assert held < free / 5
+
+
+def timed_refine(logic, volume, poll_gap) -> float:
+    paint_foreground(logic, volume, [(10, 20, 20), (10, 21, 20)])
+    runner = RoundRunner(logic)
+    start = time.perf_counter()
+    runner.start(logic.plan_refine())
+    while not runner.poll().finished:
+        poll_gap()
+    assert runner.status.state == DONE, runner.status.message
+    return time.perf_counter() - start
+
+
+def test_a_round_keeps_its_speed_while_the_main_thread_holds_the_gil(scene, engine, volume, roi, tiny_model):
+    logic = InteractiveSegmentationLogic(scene, engine)
+    logic.segment(volume, roi, model_path=str(tiny_model), settings=dict(FAST, iterations=300))
+    timed_refine(logic, volume, lambda: time.sleep(0.01))  # warm-up
+    idle = np.median([timed_refine(logic, volume, lambda: time.sleep(0.01)) for _ in range(2)])
+    busy = np.median([timed_refine(logic, volume, lambda: hold_the_gil(0.1)) for _ in range(2)])
+    # on a thread of this process the round would stall like the counter above; in the worker it cannot
+    assert busy < 1.5 * idle + 0.25, f"idle {idle:.2f} s, busy {busy:.2f} s"
