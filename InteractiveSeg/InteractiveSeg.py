@@ -7,6 +7,7 @@ module load, because both need torch, which is installed on first use.
 import contextlib
 import logging
 import os
+import sys
 from typing import Annotated
 
 import ctk
@@ -22,6 +23,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
+MINIMUM_SLICER = (5, 10)  # 5.8 bundles Python 3.9; the engine needs 3.10 or later
 POLL_MILLISECONDS = 50  # how often the GUI reads what the engine worker sent (never blocks)
 
 
@@ -73,11 +75,18 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._runner = None  # InteractiveSegLib.round_runner.RoundRunner, made with the logic
+        self._foregroundBefore = None  # the slice views' foreground layers before the uncertainty overlay
 
     # Setup ---------------------------------------------------------------------------
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
+        if (slicer.app.majorVersion, slicer.app.minorVersion) < MINIMUM_SLICER or sys.version_info < (3, 10):
+            self.layout.addWidget(qt.QLabel(_(
+                "InteractiveSeg needs 3D Slicer {major}.{minor} or later (Python 3.10 or later); this is Slicer "
+                "{version}. Please install a newer Slicer.").format(major=MINIMUM_SLICER[0], minor=MINIMUM_SLICER[1],
+                                                                   version=slicer.app.applicationVersion)))
+            return
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/InteractiveSeg.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
@@ -100,6 +109,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.undoButton.connect("clicked()", self.onUndo)
         self.ui.acceptButton.connect("clicked()", self.onAccept)
         self.ui.cancelButton.connect("clicked()", self.onCancel)
+        self.ui.discardButton.connect("clicked()", self.onDiscard)
         self.ui.exportLabelmapButton.connect("clicked()", self.onExportLabelmap)
         self.ui.showUncertaintyCheckBox.connect("toggled(bool)", self.onShowUncertainty)
         # clicked, not toggled: only the user's click, not a scene load restoring the box, fills in defaults
@@ -205,13 +215,15 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self.ui.segmentSelector.setCurrentNode(p.outputSegmentation)
         core = self.logic.existingCore()
+        self._hideModuleNodes(core)
         busy = self._busy
         ready = bool(p.sourceVolume and p.roi)
         self.ui.segmentButton.enabled = ready and not busy
         self.ui.refineButton.enabled = bool(core and core.can_refine) and not busy
         self.ui.undoButton.enabled = bool(core and core.rounds) and not busy
         self.ui.acceptButton.enabled = bool(core and core.rounds) and not busy
-        self.ui.cancelButton.enabled = busy or bool(core and core.rounds)
+        self.ui.cancelButton.enabled = busy
+        self.ui.discardButton.enabled = bool(core and core.rounds) and not busy
         self.ui.exportLabelmapButton.enabled = bool(core and core.rounds) and not busy
         self.ui.jumpToUncertainButton.enabled = bool(core and core.rounds) and not busy
         for widget in (self.ui.iterationsSpinBox, self.ui.omegaSpinBox, self.ui.t0SpinBox, self.ui.t1SpinBox,
@@ -219,6 +231,15 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             widget.enabled = p.customSettings
         if core and core.device:
             self.ui.deviceLabel.text = core.device
+
+    def _hideModuleNodes(self, core) -> None:
+        """The scribble segmentation and the uncertainty volume are the module's own: not offered as source or output."""
+        from InteractiveSegLib.scribbles import is_scribble_node
+        owned = [n for n in ((core.scribble_node, core.uncertainty_node) if core else ()) if n is not None]
+        owned += [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode") if is_scribble_node(n)]
+        ids = sorted({n.GetID() for n in owned})
+        for selector in (self.ui.sourceVolumeSelector, self.ui.outputSegmentationSelector):
+            selector.sortFilterProxyModel().hiddenNodeIDs = ids
 
     # Box and scribbles -----------------------------------------------------------------
 
@@ -270,6 +291,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSegment(self) -> None:
         p = self._parameterNode
         with self._messages():
+            self.logic.ensureEngine()
             core = self.logic.core()
             core.use_engine(p.engineAddress, self.ui.engineTokenLineEdit.text)
             core.scribble_node = p.scribbles
@@ -343,7 +365,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._busy:
             self._runner.cancel()  # the engine stops at its next check; the result is dropped
             self.ui.progressBar.format = _("Cancelling...")
-            return
+
+    def onDiscard(self) -> None:
         if slicer.util.confirmOkCancelDisplay(_("Undo every round of this segmentation?")):
             with self._messages():
                 self.logic.core().discard()
@@ -389,9 +412,22 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 rank=region.rank, voxels=region.voxels, ml=region.volume_ml))
 
     def _showUncertaintyLayer(self) -> None:
+        """Show the overlay as the slice views' foreground; when it goes, give back what they showed before."""
         core = self.logic.existingCore()
+        composites = slicer.util.getNodesByClass("vtkMRMLSliceCompositeNode")
         if core is not None and core.uncertainty_node is not None:
+            if self._foregroundBefore is None:
+                self._foregroundBefore = {c.GetID(): (c.GetForegroundVolumeID(), c.GetForegroundOpacity())
+                                          for c in composites}
             slicer.util.setSliceViewerLayers(foreground=core.uncertainty_node, foregroundOpacity=0.4)
+        elif self._foregroundBefore is not None:
+            for composite in composites:
+                volume_id, opacity = self._foregroundBefore.get(composite.GetID(), (None, 0.0))
+                if volume_id is not None and slicer.mrmlScene.GetNodeByID(volume_id) is None:
+                    volume_id = None  # removed since
+                composite.SetForegroundVolumeID(volume_id)
+                composite.SetForegroundOpacity(opacity)
+            self._foregroundBefore = None
 
     # Messages in the panel ---------------------------------------------------------------
 
@@ -429,13 +465,16 @@ class InteractiveSegLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
         return InteractiveSegParameterNode(super().getParameterNode())
 
+    def ensureEngine(self) -> None:
+        """The packages the engine worker needs (torch, safetensors), installed after asking: only Segment calls this."""
+        from InteractiveSegLib import dependencies
+        testing = slicer.app.commandOptions().testingEnabled
+        dependencies.ensure(confirm=lambda text: testing or slicer.util.confirmOkCancelDisplay(text),
+                            pip_install=slicer.util.pip_install)
+
     def core(self):
-        """InteractiveSegLib's logic for the current scene; installs torch on first use."""
+        """InteractiveSegLib's logic for the current scene (torch-free: the engine runs in a worker process)."""
         if self._core is None:
-            from InteractiveSegLib import dependencies
-            testing = slicer.app.commandOptions().testingEnabled
-            dependencies.ensure(confirm=lambda text: testing or slicer.util.confirmOkCancelDisplay(text),
-                                pip_install=slicer.util.pip_install)
             from InteractiveSegLib.engine_client import EngineClient, slicer_python
             from InteractiveSegLib.logic import InteractiveSegmentationLogic
             self._core = InteractiveSegmentationLogic(slicer.mrmlScene, EngineClient(python=slicer_python()))

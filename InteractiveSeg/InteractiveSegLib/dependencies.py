@@ -6,6 +6,7 @@ is downloaded. This file imports neither torch nor the engine, so it works befor
 """
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 
 TORCH_REQUIREMENT = ">=2.1"
@@ -16,9 +17,27 @@ class DependencyError(RuntimeError):
     """A package could not be installed; the message says what to do."""
 
 
-def missing(is_installed=lambda name: importlib.util.find_spec(name) is not None) -> list:
-    """Import names of the required packages that are not installed."""
-    return [name for name in ("torch", *PIP_PACKAGES) if not is_installed(name)]
+def torch_too_old(version: str | None = None) -> bool:
+    """True when the installed torch is older than TORCH_REQUIREMENT (read from its metadata, not imported)."""
+    if version is None:
+        try:
+            version = importlib.metadata.version("torch")
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    wanted = tuple(int(p) for p in TORCH_REQUIREMENT.lstrip(">=").split("."))
+    have = []
+    for part in version.split("+")[0].split(".")[:len(wanted)]:
+        digits = "".join(c for c in part if c.isdigit())
+        have.append(int(digits) if digits else 0)
+    return tuple(have) < wanted
+
+
+def missing(is_installed=lambda name: importlib.util.find_spec(name) is not None, torch_version=None) -> list:
+    """Import names of the required packages that are not installed (or, for torch, too old)."""
+    names = [name for name in ("torch", *PIP_PACKAGES) if not is_installed(name)]
+    if "torch" not in names and torch_too_old(torch_version):
+        names.insert(0, "torch")
+    return names
 
 
 def ensure(confirm, pip_install, torch_utils=None, is_installed=None) -> None:
@@ -30,9 +49,11 @@ def ensure(confirm, pip_install, torch_utils=None, is_installed=None) -> None:
     todo = missing(is_installed) if is_installed else missing()
     if not todo:
         return
-    text = ("InteractiveSeg needs these Python packages, which are not installed yet: "
-            f"{', '.join(todo)}. Download and install them now? PyTorch is a large download "
-            "and may take several minutes.")
+    old = "torch" in todo and torch_too_old()
+    text = ((f"The installed PyTorch is older than {TORCH_REQUIREMENT.lstrip('>=')}, which InteractiveSeg "
+             "needs. " if old else "") +
+            f"InteractiveSeg needs these Python packages: {', '.join(todo)}. Download and install them now? "
+            "PyTorch is a large download and may take several minutes.")
     if not confirm(text):
         raise DependencyError(f"InteractiveSeg cannot run without {', '.join(todo)}: installation was declined.")
     if "torch" in todo:
@@ -65,3 +86,6 @@ def _install_torch(torch_utils) -> None:
     if torch is None:
         raise DependencyError("PyTorch was not installed. Install it with the 'PyTorch Util' module, "
                               "then try again.")
+    if torch_too_old(getattr(torch, "__version__", None)):
+        raise DependencyError(f"PyTorch {torch.__version__} is older than {TORCH_REQUIREMENT.lstrip('>=')}: "
+                              "update it with the 'PyTorch Util' module, restart Slicer, and try again.")

@@ -171,6 +171,8 @@ class EngineClient:
             while select.select([self._sock], [], [], 0)[0]:
                 data = self._sock.recv(1 << 22)
                 if not data:
+                    if messages:  # its last words first (a refusal, say); the end shows on the next poll
+                        return messages
                     raise WorkerFailed(self._death_text())
                 messages += self._reader.feed(data)
         except ProtocolError as error:

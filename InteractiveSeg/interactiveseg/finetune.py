@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .crf import crf_kernels, crf_refine
+from .components import keep_object
 from .devices import mixed_precision
 from .errors import Cancelled
 from .geodesic import geodesic_distance
@@ -38,6 +39,12 @@ class GridState:
     dims: int
     outside_box: torch.Tensor | None = None  # grid voxels in the margin, outside the user's box
     pairwise: dict = field(default_factory=dict)  # CRF kernels, by their parameters
+
+    def inside_box(self) -> torch.Tensor:
+        """Grid voxels inside the user's box (all of them when no box was given)."""
+        if self.outside_box is None:
+            return torch.ones_like(self.image, dtype=torch.bool)
+        return ~self.outside_box
 
     def known_background(self, foreground: torch.Tensor) -> torch.Tensor:
         """The margin outside the box is background (the user said the object is inside), unless painted."""
@@ -128,6 +135,8 @@ def fine_tune(network: DilatedNet, state: GridState, probability: torch.Tensor,
         # Label update with the network fixed.
         labels = crf_refine(probability, state.image, foreground, background | known_background, state.spacing,
                             settings.crf, state.crf_kernels(settings.crf)) > 0.5
+        if settings.keep_connected:  # a stray blob is taught as background, not learnt as the object
+            labels = keep_object(labels.float(), state.inside_box(), foreground) >= 0.5
         interaction = interaction_uncertain(labels, near_fg, near_bg) & ~(foreground | background)
         uncertain = network_uncertain(probability, settings.t0, settings.t1) | interaction
         if not settings.uncertainty_weights:

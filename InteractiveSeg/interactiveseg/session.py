@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .components import keep_object, local_changes
 from .devices import is_out_of_memory, pick_device
 from .errors import Cancelled, InputError
 from .finetune import Cancel, GridState, Progress, compute_features, crf_only, fine_tune, predict
@@ -36,6 +37,7 @@ class _Round:
     foreground: np.ndarray  # accumulated scribbles, crop-sized bool
     background: np.ndarray
     result: Result
+    grid_probability: torch.Tensor  # the round's foreground probability on the network grid
 
 
 class Session:
@@ -79,12 +81,14 @@ class Session:
                 self._restore(self._rounds[-1].weights)
             raise
         self._prepared, self._grid = prepared, grid
+        if self.settings.keep_connected:
+            probability = keep_object(probability, grid.inside_box())
         empty = np.zeros(prepared.crop.crop_shape, dtype=bool)
         notes = []
         if clipped != box:
             notes.append(f"The box was clipped to the volume: {clipped.as_ijk()} (I0 J0 K0 I1 J1 K1).")
         result = self._result(probability, torch.zeros_like(probability, dtype=torch.bool), 0, start, notes)
-        self._rounds = [_Round(self._weights(), empty, empty, result)]
+        self._rounds = [_Round(self._weights(), empty, empty, result, probability)]
         _report(progress, 1.0, "done")
         return result
 
@@ -121,8 +125,13 @@ class Session:
         except BaseException:
             self._restore(previous.weights)  # cancelled or failed: back to the last round
             raise
+        inside = self._grid.inside_box()
+        if self.settings.local_edits:
+            probability = local_changes(previous.grid_probability, probability, inside, grid_fg, grid_bg)
+        if self.settings.keep_connected:
+            probability = keep_object(probability, inside, grid_fg.to(probability.device))
         result = self._result(probability, interaction, len(self._rounds), start, notes, fg, bg)
-        self._rounds.append(_Round(self._weights(), fg, bg, result))
+        self._rounds.append(_Round(self._weights(), fg, bg, result, probability))
         return result
 
     def undo(self) -> Result | None:

@@ -57,3 +57,10 @@ def test_what_the_panel_uses_before_torch_is_installed_imports_without_torch():
     module = Path(__file__).resolve().parents[2] / "InteractiveSeg"
     done = subprocess.run([sys.executable, "-c", code], cwd=module, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_torch_older_than_required_is_refused_not_used():
+    assert dependencies.torch_too_old("1.13.1+cu117") and dependencies.torch_too_old("2.0.1")
+    assert not dependencies.torch_too_old("2.13.0+cpu") and not dependencies.torch_too_old("2.1.0")
+    assert dependencies.missing(lambda name: True, torch_version="1.12.0") == ["torch"]
+    assert dependencies.missing(lambda name: True, torch_version="2.13.0") == []

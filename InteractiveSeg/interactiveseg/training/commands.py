@@ -112,8 +112,11 @@ def evaluate_main(argv=None) -> int:
     parser.add_argument("--rows", help="write every structure's Dice to this JSON file")
     args = parser.parse_args(argv)
     from ..model_file import card_path, load_model, update_card
+    import numpy as np
+
     from .evaluate_box import evaluate, summarize
     from .manifest import read_manifest
+    from .validation import LESION_SEED, evaluate_lesions
     model = load_model(args.model)
     model.network.to(args.device)
     cases, _ = read_manifest(args.data)
@@ -121,15 +124,20 @@ def evaluate_main(argv=None) -> int:
     loaded = [(case, *case.load()) for case in cases]
     val = evaluate(model.network, model.card, [x for x in loaded if x[0].split == "val"], ("val",), args.device)
     unseen = evaluate(model.network, model.card, loaded, ("unseen",), args.device)
+    lesions = evaluate_lesions(model.network, model.card, [x for x in loaded if x[0].split == "val"], args.device)
     command = "interactiveseg evaluate-box " + shlex.join(sys.argv[2:] if argv is None else argv)
     metrics = {"box_only_dice_validation_subjects": summarize(val),
                "box_only_dice_unseen_classes": summarize(unseen),
+               "box_only_dice_synthetic_lesions": {
+                   "mean_dice": round(float(np.mean(lesions)), 4) if lesions else None, "n": len(lesions),
+                   "set": f"procedural objects pasted into the validation subjects, generator seed {LESION_SEED} "
+                          "(never used in training), tight box"},
                "unseen_classes_per_structure": {f"{r['case']}/{r['structure']}": r["dice"] for r in unseen},
                "validation_per_structure": {f"{r['case']}/{r['structure']}": r["dice"] for r in val},
                "box": "tight bounding box of the reference label, margin added as in use, no scribbles",
                "command": command, "seconds": round(time.time() - start, 1)}
-    print(json.dumps({k: metrics[k] for k in ("box_only_dice_validation_subjects", "box_only_dice_unseen_classes")},
-                     indent=1))
+    print(json.dumps({k: metrics[k] for k in ("box_only_dice_validation_subjects", "box_only_dice_unseen_classes",
+                                              "box_only_dice_synthetic_lesions")}, indent=1))
     if args.rows:
         Path(args.rows).write_text(json.dumps(val + unseen, indent=1) + "\n")
     if args.write_card:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..components import keep_object
 from ..overlap import dice
 from ..preprocess import from_network_batch, network_batch, prepare_input
+from ..settings import Settings
 from .samples import tight_box
 
 LARGE_ML = 20.0  # the "organs larger than 20 ml"
@@ -39,6 +41,9 @@ def segment_box(network, card: dict, volume, box, device="cpu") -> np.ndarray:
     with torch.no_grad():
         logits = network(network_batch(network, prepared.image).to(device))
         probability = from_network_batch(torch.softmax(logits.float(), 1)[:, 1:], dims).cpu()
+    if Settings.from_card(card).keep_connected:  # as Session.segment does: the object's component only
+        inside = ~prepared.crop.outside_on_grid(prepared.box)
+        probability = keep_object(probability[0], inside)[None]
     crop_probability = prepared.crop.from_grid(probability)[0].numpy()
     mask = prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability > 0.5)
     inside = np.zeros_like(mask)

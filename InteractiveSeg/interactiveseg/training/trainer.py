@@ -97,12 +97,17 @@ def pretraining_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     return ce + (1 - soft_dice.mean())
 
 
-def cosine_rate(step: int, steps: int, peak: float) -> float:
-    """Linear warm-up, then cosine decay to FINAL_LEARNING_RATE_SHARE of the peak at the last step."""
+def cosine_rate(step: int, steps: int, peak: float, time_share: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to FINAL_LEARNING_RATE_SHARE of the peak at the end of the budget.
+
+    The budget is the step limit or, when a time limit is set, whichever runs out first
+    (`time_share`: the share of the time limit spent), so a run on a busy machine still
+    ends annealed rather than cut off at a high rate.
+    """
     warmup = min(WARMUP_STEPS, max(steps // 10, 1))
     if step < warmup:
         return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(steps - warmup, 1)
+    progress = max((step - warmup) / max(steps - warmup, 1), time_share)
     final = peak * FINAL_LEARNING_RATE_SHARE
     return final + (peak - final) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
@@ -229,8 +234,9 @@ class Trainer:
         while self.state["step"] < c.steps:
             step = self.state["step"]
             if c.schedule == "cosine":
+                time_share = self._largest(self.state["seconds"] / c.max_seconds) if c.max_seconds else 0.0
                 for group in self.optimizer.param_groups:
-                    group["lr"] = cosine_rate(step, c.steps, c.learning_rate)
+                    group["lr"] = cosine_rate(step, c.steps, c.learning_rate, time_share)
             self.optimizer.zero_grad()
             loss = 0.0
             for images, targets in self.batch(step):
@@ -265,11 +271,15 @@ class Trainer:
 
     def _agreed(self, stop: bool) -> bool:
         """Under DDP every rank stops at the same step when any rank wants to (rank 0's validation, a clock)."""
+        return self._largest(1.0 if stop else 0.0) > 0.5
+
+    def _largest(self, value: float) -> float:
+        """The largest of every rank's value (itself without DDP): ranks must agree on rates and stops."""
         if self.world == 1:
-            return stop
-        flag = torch.tensor([1.0 if stop else 0.0])
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        return bool(flag.item())
+            return value
+        tensor = torch.tensor([float(value)], device=self.device if self.device.type == "cuda" else "cpu")
+        torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
+        return float(tensor.item())
 
     def _record_run_end(self, stopped_by: str, final_loss):
         """Say in the card why the run stopped and what it did after the shipped (best) weights.

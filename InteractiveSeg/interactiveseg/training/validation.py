@@ -104,3 +104,13 @@ def validate(network, card: dict, items: list, device="cpu") -> dict:
     means = {kind: float(np.mean(values)) for kind, values in by_kind.items()}
     means["score"] = float(np.mean(list(means.values()))) if means else float("nan")
     return means
+
+
+def evaluate_lesions(network, card: dict, val_cases, device="cpu", per_case: int = 20) -> list:
+    """Box-only Dice of each synthetic lesion of the validation set (the same lesions training validates on)."""
+    items = [item for item in build_validation(val_cases, jittered=0, lesions_per_case=per_case)
+             if item.kind == "lesion"]
+    network.eval()
+    with torch.no_grad():
+        return [dice(segment_box(network, card, item.volume, item.box, device), item.reference) for item in items]
+

@@ -1,0 +1,74 @@
+"""Keep the object, drop the strays: connected components of a round's mask on the network grid.
+
+A box frames one object. The network (and fine-tuning, which learns "voxels that look
+like this") can also mark tissue that merely looks alike elsewhere in the box; such a
+blob is not connected to the object and raises the Hausdorff distance. After each
+round only the components that hold the object are kept: the largest one, and every
+one a foreground stroke touches (the user said it belongs).
+"""
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+
+BELOW = 0.49  # probability given to dropped voxels: just under the 0.5 threshold, so the map stays smooth
+
+
+def component_labels(mask: np.ndarray) -> np.ndarray:
+    """Integer labels of the 26-connected components of a (k, j, i) bool mask (0: background)."""
+    image = sitk.GetImageFromArray(mask.astype(np.uint8))
+    return sitk.GetArrayFromImage(sitk.ConnectedComponent(image, True))
+
+
+def kept_components(mask: np.ndarray, anchors: np.ndarray | None = None) -> np.ndarray:
+    """The largest component of `mask` plus every component that touches `anchors`."""
+    if not mask.any():
+        return mask
+    labels = component_labels(mask)
+    counts = np.bincount(labels.ravel())
+    counts[0] = 0
+    keep = {int(np.argmax(counts))}
+    if anchors is not None and anchors.any():
+        keep |= {int(v) for v in np.unique(labels[anchors & mask]) if v}
+    return np.isin(labels, sorted(keep))
+
+
+def keep_object(probability: torch.Tensor, inside_box: torch.Tensor, anchors: torch.Tensor | None = None) -> torch.Tensor:
+    """Probability with the voxels of dropped components pushed just below 0.5.
+
+    probability, inside_box, anchors: (k, j, i) tensors on the network grid; only the
+    mask inside the box counts, as the result keeps nothing outside it.
+    """
+    mask = ((probability >= 0.5) & inside_box).cpu().numpy()
+    kept = kept_components(mask, None if anchors is None else anchors.cpu().numpy())
+    dropped = torch.from_numpy(mask & ~kept).to(probability.device)
+    return torch.where(dropped, probability.clamp(max=BELOW), probability)
+
+
+def _touching(changed: np.ndarray, strokes: np.ndarray) -> np.ndarray:
+    """The components of `changed` that touch `strokes` grown by one voxel."""
+    if not changed.any() or not strokes.any():
+        return np.zeros_like(changed)
+    grown = sitk.GetArrayFromImage(sitk.BinaryDilate(sitk.GetImageFromArray(strokes.astype(np.uint8)), [1, 1, 1]))
+    labels = component_labels(changed)
+    touched = [int(v) for v in np.unique(labels[(grown > 0) & changed]) if v]
+    return np.isin(labels, touched)
+
+
+def local_changes(before: torch.Tensor, after: torch.Tensor, inside_box: torch.Tensor,
+                  foreground: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """`after`, except where a round changed the mask in a place no stroke asked for.
+
+    A region the round added is kept only if it touches a foreground stroke; a region
+    it removed, only if it touches a background stroke. Everywhere else the previous
+    round's probability stays: fine-tuning generalises from the strokes, and a change
+    far from every stroke is a guess the user did not ask for (and cannot see coming).
+    """
+    inside = inside_box.cpu().numpy()
+    old = (before >= 0.5).cpu().numpy() & inside
+    new = (after >= 0.5).cpu().numpy() & inside
+    added, removed = new & ~old, old & ~new
+    accepted = _touching(added, foreground.cpu().numpy()) | _touching(removed, background.cpu().numpy())
+    reverted = torch.from_numpy((added | removed) & ~accepted).to(after.device)
+    return torch.where(reverted, before.to(after.device), after)
