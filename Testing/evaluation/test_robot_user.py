@@ -76,3 +76,38 @@ def test_no_strokes_when_the_mask_is_right(ellipsoid):
     volume, reference = ellipsoid
     foreground, background = RobotUser().strokes(reference.copy(), reference, volume.spacing, "c", 1, 1)
     assert not foreground.any() and not background.any()
+
+
+def test_the_cvpr_robot_corrects_inside_the_largest_error_component():
+    from scipy import ndimage
+
+    from interactiveseg.evaluation.cvpr_robot import CvprRobot
+    reference = np.zeros((10, 40, 40), bool)
+    reference[2:8, 5:35, 5:35] = True
+    mask = reference.copy()
+    mask[3:7, 10:20, 10:30] = False  # a large hole: the largest error
+    mask[0, 0:3, 0:3] = True  # a small false blob
+    robot = CvprRobot(seed=0)
+    point, component, is_foreground = robot.correction_point(mask, reference)
+    labels, _ = ndimage.label(mask != reference, structure=np.ones((3, 3, 3), bool))
+    largest = labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    assert np.array_equal(component, largest) and largest[point] and is_foreground
+    depth = ndimage.distance_transform_edt(np.pad(largest, 1))[1:-1, 1:-1, 1:-1]
+    assert depth[point] == depth.max()  # the deepest point of it
+    foreground, background = robot.strokes(mask, reference, (1.0, 1.0, 2.0), "case", 1, 1)
+    assert foreground[point] and not background.any()
+    assert (foreground & ~largest).sum() == 0 and 1 < foreground.sum() <= 21  # a short stroke (10 mm) inside it
+    robot_again = CvprRobot(seed=0).strokes(mask, reference, (1.0, 1.0, 2.0), "case", 1, 1)
+    assert np.array_equal(robot_again[0], foreground)
+
+
+def test_nsd_is_one_for_a_match_and_falls_with_distance():
+    from interactiveseg.evaluation.cvpr_robot import area_under_steps, nsd
+    reference = np.zeros((20, 40, 40), bool)
+    reference[5:15, 10:30, 10:30] = True
+    assert nsd(reference, reference, (1.0, 1.0, 1.0)) == 1.0
+    shifted = np.roll(reference, 1, axis=2)
+    far = np.roll(reference, 6, axis=2)
+    assert 0.9 < nsd(shifted, reference, (1.0, 1.0, 1.0)) <= 1.0
+    assert nsd(far, reference, (1.0, 1.0, 1.0)) < nsd(shifted, reference, (1.0, 1.0, 1.0)) - 0.2
+    assert area_under_steps([0.5, 0.5, 0.5, 0.5, 0.5]) == 2.0

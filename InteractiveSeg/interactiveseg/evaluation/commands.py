@@ -34,7 +34,10 @@ def evaluate_main(argv=None) -> int:
                         help="with --manifest: development subjects (for choosing defaults) or the rest")
     parser.add_argument("--per-case", type=int, help="with --manifest: at most this many structures per case")
     parser.add_argument("--min-voxels", type=int, default=0, help="with --manifest: skip smaller structures")
-    parser.add_argument("--rounds", type=int, default=3, help="correction rounds after the box (default 3)")
+    parser.add_argument("--rounds", type=int, help="correction rounds after the box (default: 3; 5 for --robot cvpr25)")
+    parser.add_argument("--robot", default="default", choices=["default", "cvpr25"],
+                        help="simulated user: the default (a stroke in the worst slice's largest error) or the "
+                             "CVPR 2025 challenge's rule (the deepest point of the largest 3D error)")
     parser.add_argument("--methods", default="all", help="comma-separated, from: " + ", ".join(_all_methods()))
     parser.add_argument("--model", help="model .safetensors (default: the shipped model)")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
@@ -89,13 +92,20 @@ def run(args, argv) -> dict:
         model = load_model(args.model)
         settings = apply_overrides(Settings.from_card(model.card), parse_overrides(args.set))
     beta = args.beta or DEFAULT_BETA
-    robot = RobotUser(seed=args.seed, strokes_per_round=args.strokes_per_round)
+    if args.robot == "cvpr25":
+        from .cvpr_robot import STEPS, CvprRobot
+        robot = CvprRobot(seed=args.seed)
+        args.rounds = args.rounds or STEPS
+    else:
+        robot = RobotUser(seed=args.seed, strokes_per_round=args.strokes_per_round)
+        args.rounds = args.rounds or 3
     start = time.perf_counter()
     rows = run_tasks(tasks, methods, robot, args.rounds, device=args.device,
                      method_factory=lambda name: make_method(name, model, settings, args.device, beta))
     summary = summarize(rows)
     command = "interactiveseg evaluate " + " ".join(shlex.quote(a) for a in argv)
-    config = {"command": command, "methods": methods, "rounds": args.rounds, "robot_user": vars(robot),
+    config = {"command": command, "methods": methods, "rounds": args.rounds, "robot": args.robot,
+              "robot_user": vars(robot),
               "model": None if model is None else {"path": str(model.path), "name": model.card.get("name"),
                                                     "sha256": model.card.get("sha256")},
               "settings": None if settings is None else _settings_dict(settings),

@@ -36,6 +36,7 @@ def summarize(rows: list) -> dict:
                 per_round[str(index)] = {
                     "dice": round(float(np.mean([r["dice"] for r in picked])), 4),
                     "dice_median": round(float(np.median([r["dice"] for r in picked])), 4),
+                    "nsd_2mm": round(float(np.mean([r.get("nsd_2mm", 0.0) for r in picked])), 4),
                     "hd95_mm": round(float(np.mean(distances)), 2) if distances else None,
                     "hd95_undefined": len(picked) - len(distances),  # an empty mask has no surface
                     "seconds": round(float(np.mean([r["seconds"] for r in picked])), 3),
@@ -43,7 +44,30 @@ def summarize(rows: list) -> dict:
                 }
             summary[group]["methods"][method] = per_round
     summary["targets"] = check_targets(rows, summary)
+    summary["challenge"] = challenge_scores(rows)
     return summary
+
+
+def challenge_scores(rows: list) -> dict:
+    """Per method, the CVPR 2025 challenge's scores: DSC and NSD AUC over the correction rounds, final values.
+
+    Per structure, then averaged; only meaningful for the cvpr25 robot's five rounds, but
+    computed for any run with at least two correction rounds.
+    """
+    from .cvpr_robot import area_under_steps
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        per_structure = {}
+        for r in rows:
+            if r["method"] == method and r["round"] >= 1:
+                per_structure.setdefault((r["case"], r["value"]), []).append((r["round"], r["dice"], r.get("nsd_2mm", 0.0)))
+        if not per_structure or min(len(v) for v in per_structure.values()) < 2:
+            continue
+        scores = [(area_under_steps([d for _, d, _ in sorted(v)]), area_under_steps([n for _, _, n in sorted(v)]),
+                   sorted(v)[-1][1], sorted(v)[-1][2]) for v in per_structure.values()]
+        out[method] = {name: round(float(np.mean([s[n] for s in scores])), 4)
+                       for n, name in enumerate(("dsc_auc", "nsd_auc", "dsc_final", "nsd_final"))}
+    return out
 
 
 def check_targets(rows: list, summary: dict) -> dict:
@@ -90,8 +114,8 @@ def markdown(summary: dict, command: str | None = None) -> str:
         rounds = sorted({int(k) for m in block["methods"].values() for k in m})
         header = "| Method | " + " | ".join(f"round {i}" for i in rounds) + " |"
         rule = "|---|" + "---:|" * len(rounds)
-        for title, field, fmt in (("Dice", "dice", "{:.3f}"), ("Seconds", "seconds", "{:.2f}"),
-                                  ("HD95 (mm)", "hd95_mm", "{:.1f}")):
+        for title, field, fmt in (("Dice", "dice", "{:.3f}"), ("NSD (2 mm)", "nsd_2mm", "{:.3f}"),
+                                  ("Seconds", "seconds", "{:.2f}"), ("HD95 (mm)", "hd95_mm", "{:.1f}")):
             lines += [f"**{title}, {group} structures ({block['structures']})**", "", header, rule]
             for method, per_round in block["methods"].items():
                 cells = []
@@ -108,6 +132,14 @@ def markdown(summary: dict, command: str | None = None) -> str:
                 measured = value.get("measured", value.get("per_round"))
                 verdict = {True: "met", False: "not met", None: "no data"}[value["met"]]
                 lines.append(f"- {key}: measured {measured}, target {value['target']}: {verdict}")
+        lines.append("")
+    challenge = summary.get("challenge", {})
+    if challenge:
+        lines += ["**Challenge scores (CVPR 2025 style: area under the correction rounds, final values)**", "",
+                  "| Method | DSC AUC | NSD AUC | final DSC | final NSD |", "|---|---:|---:|---:|---:|"]
+        for method, scores in challenge.items():
+            lines.append(f"| {LABELS.get(method, method)} | {scores['dsc_auc']:.3f} | {scores['nsd_auc']:.3f} | "
+                         f"{scores['dsc_final']:.3f} | {scores['nsd_final']:.3f} |")
         lines.append("")
     if command:
         lines += ["Command:", "", "```", command, "```", ""]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..overlap import dice
+from .cvpr_robot import challenge_nsd
 from .measure import measure
 from .methods import make_method
 from .metrics import hd95
@@ -60,10 +61,12 @@ def run_tasks(tasks, method_names, robot: RobotUser, rounds: int, method_factory
 
 def _row(task: Task, method: str, index: int, mask, cost, box, foreground, background) -> dict:
     distance = hd95(mask, task.reference, task.volume.spacing)
+    overlap = dice(mask, task.reference)
     return {
         "case": task.case, "structure": task.structure, "value": task.value, "role": task.role,
         "method": method, "round": index,
-        "dice": round(dice(mask, task.reference), 4),
+        "dice": round(overlap, 4),
+        "nsd_2mm": round(challenge_nsd(overlap, mask, task.reference, task.volume.spacing), 4),
         "hd95_mm": None if distance is None else round(distance, 2),
         "seconds": round(cost.seconds, 3), "peak_mb": round(cost.peak_mb, 1),
         "stroke_voxels": {"foreground": int(foreground.sum()) if foreground is not None else 0,
