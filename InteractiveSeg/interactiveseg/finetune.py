@@ -21,7 +21,7 @@ from .components import keep_object
 from .devices import mixed_precision
 from .errors import Cancelled
 from .geodesic import geodesic_distance
-from .networks import DilatedNet
+from .networks import SplitNetwork
 from .preprocess import from_network_batch, network_batch
 from .settings import Settings
 from .uncertainty import interaction_uncertain, loss_weights, network_uncertain
@@ -60,7 +60,7 @@ class GridState:
 
 
 
-def apply_classifier(network: DilatedNet, features: torch.Tensor, dims: int) -> torch.Tensor:
+def apply_classifier(network: SplitNetwork, features: torch.Tensor, dims: int) -> torch.Tensor:
     """Logits (2, n) for features (C, n): the 1x1 classifier applied voxel by voxel.
 
     A 1x1 convolution is a matrix product per voxel; computing it as one (as F.linear)
@@ -75,7 +75,7 @@ def apply_classifier(network: DilatedNet, features: torch.Tensor, dims: int) -> 
     return x.t()
 
 
-def predict(network: DilatedNet, state: GridState, chunk: int = 1 << 20) -> torch.Tensor:
+def predict(network: SplitNetwork, state: GridState, chunk: int = 1 << 20) -> torch.Tensor:
     """Foreground probability (k, j, i) from the cached features."""
     flat = state.features.reshape(state.features.shape[0], -1)
     with torch.no_grad(), mixed_precision(flat.device):
@@ -87,7 +87,7 @@ def predict(network: DilatedNet, state: GridState, chunk: int = 1 << 20) -> torc
 SLICES_PER_PASS = 16  # a 2D network sees the box this many slices at a time
 
 
-def compute_features(network: DilatedNet, image: torch.Tensor, dims: int, cancel: Cancel = None) -> torch.Tensor:
+def compute_features(network: SplitNetwork, image: torch.Tensor, dims: int, cancel: Cancel = None) -> torch.Tensor:
     """The network's features of the whole grid: image (k, j, i) -> features (C, k, j, i).
 
     A 2D network runs on a few slices at a time: memory stays bounded for a tall box, and
@@ -113,7 +113,7 @@ def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tens
     return refined, torch.zeros_like(foreground)
 
 
-def fine_tune(network: DilatedNet, state: GridState, probability: torch.Tensor,
+def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor,
               foreground: torch.Tensor, background: torch.Tensor, settings: Settings,
               progress: Progress = None, cancel: Cancel = None) -> tuple:
     """Fine-tune `network` in place; returns (new probability, interaction-uncertain mask).
@@ -197,7 +197,7 @@ def _near_scribbles(state: GridState, foreground: torch.Tensor, background: torc
     return near[0], near[1]
 
 
-def _logits(network: DilatedNet, state: GridState, index: torch.Tensor, scope: str) -> torch.Tensor:
+def _logits(network: SplitNetwork, state: GridState, index: torch.Tensor, scope: str) -> torch.Tensor:
     if scope == "classifier":
         flat = state.features.reshape(state.features.shape[0], -1)
         return apply_classifier(network, flat[:, index], state.dims)

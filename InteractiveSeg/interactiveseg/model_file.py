@@ -18,11 +18,11 @@ from .errors import InputError, ModelError
 from .image_io import atomic_write
 from .model_card import (DEFAULT_DIMS, FORMAT_VERSION, MODELS_DIR, SHIPPED_MODELS, card_path,  # noqa: F401
                          default_model_path, read_card, sha256_of, update_card)
-from .networks import DilatedNet, build_network
+from .networks import SplitNetwork, build_network
 
 @dataclass
 class LoadedModel:
-    network: DilatedNet
+    network: SplitNetwork
     card: dict
     path: Path
 
@@ -35,7 +35,7 @@ class LoadedModel:
         return tuple(self.card["input"]["grid_shape"])
 
 
-def save_model(path, network: DilatedNet, card: dict) -> Path:
+def save_model(path, network: SplitNetwork, card: dict) -> Path:
     """Write weights and card atomically; the card gets the weights' checksum."""
     path = Path(path)
     if path.suffix != ".safetensors":

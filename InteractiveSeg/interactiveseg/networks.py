@@ -17,7 +17,29 @@ DILATIONS = (1, 2, 4, 8, 16)
 LAYERS_PER_BLOCK = (2, 2, 3, 3, 3)
 
 
-class DilatedNet(nn.Module):
+class SplitNetwork(nn.Module):
+    """A segmenter whose features a session computes once per box and whose small head it fine-tunes.
+
+    Subclasses define `layer_outputs(image)` (every block's output by name, and "features")
+    and `classifier` (1x1 convolutions from the features to two-class logits).
+    """
+    context_slices = 0  # a 2D slice is segmented from itself alone unless a subclass says otherwise
+
+    def layer_outputs(self, image: torch.Tensor) -> dict:
+        raise NotImplementedError
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, *spatial) image -> (N, feature_channels, *spatial) features."""
+        return self.layer_outputs(image)["features"]
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier(features)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.features(image))
+
+
+class DilatedNet(SplitNetwork):
     def __init__(self, dims: int = 3, in_channels: int = 1, channels: int = 16,
                  compress_channels: int = 4, classifier_channels: int = 32, classes: int = 2):
         super().__init__()
@@ -42,8 +64,6 @@ class DilatedNet(nn.Module):
             conv(self.feature_channels, classifier_channels, 1), nn.ReLU(inplace=True),
             conv(classifier_channels, classes, 1))
 
-    context_slices = 0  # a slice is segmented from itself alone
-
     def layer_outputs(self, image: torch.Tensor) -> dict:
         """Every block's output by name ("block1" ... "block5") and the features."""
         x, parts, outputs = image, [], {}
@@ -54,18 +74,8 @@ class DilatedNet(nn.Module):
         outputs["features"] = torch.relu(torch.cat(parts, dim=1))
         return outputs
 
-    def features(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, 1, *spatial) image -> (N, feature_channels, *spatial) multi-scale features."""
-        return self.layer_outputs(image)["features"]
 
-    def classify(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.features(image))
-
-
-def build_network(architecture: dict) -> nn.Module:
+def build_network(architecture: dict) -> SplitNetwork:
     """Build from a model card's `architecture` entry, e.g. {"name": "PC-Net", "dims": 3, "channels": 16}.
 
     "U-Net" builds the encoder-decoder of unet.py; every other name the dilated P-Net/PC-Net.

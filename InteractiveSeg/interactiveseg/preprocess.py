@@ -48,7 +48,7 @@ def as_network_batch(image: torch.Tensor, dims: int, context: int = 0) -> torch.
 
 def network_batch(network, image: torch.Tensor) -> torch.Tensor:
     """A prepared (1, k, j, i) image as the given network takes it (see as_network_batch)."""
-    return as_network_batch(image, network.dims, getattr(network, "context_slices", 0))
+    return as_network_batch(image, network.dims, network.context_slices)
 
 
 def from_network_batch(output: torch.Tensor, dims: int) -> torch.Tensor:

@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .networks import SplitNetwork
+
 HYPERCOLUMN_LEVELS = 3  # decoder outputs that make up the features: full, 1/2 and 1/4 resolution
 
 
-class UNet(nn.Module):
+class UNet(SplitNetwork):
     def __init__(self, dims: int = 2, in_channels: int = 1, channels: int = 16, levels: int = 4,
                  compress_channels: int = 8, classifier_channels: int = 32, classes: int = 2,
                  context_slices: int = 0):
@@ -80,13 +82,3 @@ class UNet(nn.Module):
                             for n, compress in enumerate(self.compress, start=1)]
         outputs["features"] = torch.relu(torch.cat(parts, dim=1))
         return outputs
-
-    def features(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, in_channels, *spatial) image -> (N, feature_channels, *spatial) features."""
-        return self.layer_outputs(image)["features"]
-
-    def classify(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.features(image))

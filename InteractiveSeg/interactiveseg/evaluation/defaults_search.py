@@ -28,6 +28,8 @@ CANDIDATES = (
     {"iterations": 40},
     {"t0": 0.1, "t1": 0.9},
     {"crf.appearance_weight": 2.0},
+    {"local_edits": False},
+    {"keep_connected": False},
 )
 BETAS = (130.0, 1000.0, 5000.0)
 
@@ -41,6 +43,8 @@ def main(argv=None) -> int:
     parser.add_argument("--min-gain", type=float, default=0.002)
     parser.add_argument("--skip-beta", action="store_true")
     parser.add_argument("--output", required=True)
+    parser.add_argument("--write-card", action="store_true",
+                        help="store the chosen defaults in the model card ('finetune_defaults', 'finetune_defaults_search')")
     args = parser.parse_args(argv)
     argv = argv if argv is not None else sys.argv[1:]
 
@@ -103,13 +107,19 @@ def main(argv=None) -> int:
         beta_scores = {b: score("random_walker", beta=b) for b in BETAS}
         beta = max(beta_scores, key=beta_scores.get)
     result = write(True, chosen, best, beta)
+    if args.write_card:
+        from ..model_file import card_path, update_card
+        record = {k: result[k] for k in ("command", "data", "score", "rounds", "changed", "best_score",
+                                          "random_walker_beta")}
+        update_card(card_path(model.path), lambda card: card.update(finetune_defaults=result["finetune_defaults"],
+                                                                    finetune_defaults_search=record))
     print(json.dumps({"finetune_defaults": result["finetune_defaults"], "random_walker_beta": beta}, indent=1))
     return 0
 
 
 def _as_card_defaults(settings) -> dict:
     keys = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
-            "geodesic_intensity_weight")
+            "geodesic_intensity_weight", "keep_connected", "local_edits")
     values = {k: getattr(settings, k) for k in keys}
     values["crf"] = dict(vars(settings.crf))
     return values

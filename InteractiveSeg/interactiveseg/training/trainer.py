@@ -136,7 +136,7 @@ class Trainer:
         self.output = Path(config.output)
         self.checkpoint = Path(config.checkpoint) if config.checkpoint else self.output.with_suffix(".ckpt.pt")
         self.cache = self._cache()
-        self.batches = BatchMaker(self.cache, self.dims, getattr(self.network, "context_slices", 0),
+        self.batches = BatchMaker(self.cache, self.dims, self.network.context_slices,
                                   config.mix, config.seed)
         self.validation = (build_validation(self.val_cases, config.validation_jitter, config.validation_lesions)
                            if self.rank == 0 else [])

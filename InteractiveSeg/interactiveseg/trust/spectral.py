@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..networks import DilatedNet
+from ..networks import SplitNetwork
 from ..preprocess import from_network_batch, network_batch
 
 LAYERS = ("input", "block1", "block2", "block3", "block4", "block5")  # "input": the normalised image itself
@@ -28,7 +28,7 @@ def feature_names(layers=DEFAULT_LAYERS, bands=DEFAULT_BANDS) -> list:
     return [f"{layer}_band{n + 1}" for layer in layers for n in range(len(bands) - 1)]
 
 
-def forward_with_layers(network: DilatedNet, image: torch.Tensor, dims: int, layers=DEFAULT_LAYERS) -> tuple:
+def forward_with_layers(network: SplitNetwork, image: torch.Tensor, dims: int, layers=DEFAULT_LAYERS) -> tuple:
     """One pass over a (1, *grid) image: ({layer: its maps} for the chosen layers, foreground probability (*grid))."""
     unknown = set(layers) - set(LAYERS)
     if unknown:
@@ -65,7 +65,7 @@ def _band_index(shape: tuple, bands: tuple) -> np.ndarray:
     return np.digitize(radius, bands).astype(np.int64)
 
 
-def signature(network: DilatedNet, image: torch.Tensor, dims: int, layers=DEFAULT_LAYERS,
+def signature(network: SplitNetwork, image: torch.Tensor, dims: int, layers=DEFAULT_LAYERS,
               bands=DEFAULT_BANDS) -> tuple:
     """(signature vector, foreground probability on the grid) of one prepared box image (1, *grid)."""
     outputs, probability = forward_with_layers(network, image, dims, layers)
