@@ -15,6 +15,7 @@ from .image_io import atomic_write
 
 FORMAT_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parent / "models"
+SCHEMA_PATH = MODELS_DIR / "model-card.schema.json"  # what every card must look like (tested on the shipped ones)
 SHIPPED_MODELS = {3: "default-3d", 2: "default-2d"}
 # The model used when none is chosen, for single slices and 3D volumes alike: the 2D P-Net,
 # run slice by slice, measured a higher box-only Dice on the held-out subjects (0.55) than

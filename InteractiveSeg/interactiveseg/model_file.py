@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import InputError, ModelError
 from .image_io import atomic_write
+from .normalization import CT_WINDOW
 from .model_card import (DEFAULT_DIMS, FORMAT_VERSION, MODELS_DIR, SHIPPED_MODELS, card_path,  # noqa: F401
                          default_model_path, read_card, sha256_of, update_card)
 from .networks import SplitNetwork, build_network
@@ -78,7 +79,7 @@ def new_card(architecture: dict, grid_shape, margin_fraction: float = 0.1, margi
         "name": architecture["name"],
         "architecture": architecture,
         "input": {"grid_shape": list(grid_shape), "margin_fraction": margin_fraction,
-                  "margin_minimum": margin_minimum, "ct_window": [-1000.0, 1000.0]},
+                  "margin_minimum": margin_minimum, "ct_window": list(CT_WINDOW)},
         "finetune_defaults": {},
         "training": {},
         "metrics": {},

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from .geometry import Box, Crop, make_crop
-from .normalization import guess_modality, normalize
+from .normalization import CT_WINDOW, guess_modality, normalize
 from .volume import Volume
 
 
@@ -26,7 +26,7 @@ def prepare_input(volume: Volume, box: Box, card: dict) -> PreparedInput:
     crop = make_crop(box, volume.shape, grid_shape, spec["margin_fraction"], spec["margin_minimum"])
     modality = volume.modality if volume.modality != "auto" else guess_modality(volume.array)
     values = crop.extract(volume.array)
-    normalised = normalize(values, modality, tuple(spec.get("ct_window", (-1000.0, 1000.0))))
+    normalised = normalize(values, modality, tuple(spec.get("ct_window", CT_WINDOW)))
     image = crop.to_grid(torch.from_numpy(normalised)[None])
     return PreparedInput(box, crop, image, modality, crop.grid_spacing(volume.spacing))
 

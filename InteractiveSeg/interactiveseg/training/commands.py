@@ -114,7 +114,7 @@ def evaluate_main(argv=None) -> int:
     from ..model_file import card_path, load_model, update_card
     import numpy as np
 
-    from .evaluate_box import evaluate, summarize
+    from .evaluate_box import evaluate, limitations, summarize
     from .manifest import read_manifest
     from .validation import LESION_SEED, evaluate_lesions
     model = load_model(args.model)
@@ -141,7 +141,8 @@ def evaluate_main(argv=None) -> int:
     if args.rows:
         Path(args.rows).write_text(json.dumps(val + unseen, indent=1) + "\n")
     if args.write_card:
-        update_card(card_path(model.path), lambda card: card.update(metrics=metrics))
+        update_card(card_path(model.path), lambda card: card.update(metrics=metrics,
+                                                                    limitations=limitations(card, metrics)))
     return 0
 
 

@@ -86,3 +86,39 @@ def summarize(rows: list) -> dict:
     for modality in sorted({r["modality"] for r in rows}):
         summary[f"modality: {modality}"] = stats([r for r in rows if r["modality"] == modality])
     return summary
+
+
+# Box-only targets the default model is held to (held-out subjects).
+TARGETS = {"larger_than_20_ml": 0.85, "unseen_classes": 0.80, "synthetic_lesions": 0.85}
+
+
+def limitations(card: dict, metrics: dict) -> list:
+    """What limits a model, in words, from its training record and measured metrics (written into its card)."""
+    training, notes = card.get("training", {}), []
+    if training.get("stopped_by"):
+        hours = training.get("run_total_seconds", training.get("seconds", 0)) / 3600
+        notes.append(f"Training stopped by {training['stopped_by']} after {training.get('run_total_steps')} steps "
+                     f"({hours:.1f} h on {training.get('device')}, {training.get('threads')} thread(s), "
+                     f"{training.get('run_total_samples', training.get('samples_seen'))} samples seen).")
+    subjects = training.get("subjects_train", [])
+    if subjects:
+        notes.append(f"{len(subjects)} training subjects ({', '.join(subjects)}) and "
+                     f"{len(training.get('subjects_validation', []))} validation subjects: variety comes mostly "
+                     "from synthesis, not from patients.")
+    val = metrics.get("box_only_dice_validation_subjects", {}).get(f"larger_than_{LARGE_ML:g}_ml", {})
+    unseen = metrics.get("box_only_dice_unseen_classes", {}).get("all", {})
+    lesions = metrics.get("box_only_dice_synthetic_lesions", {})
+    for label, measured, target in (
+            (f"held-out structures over {LARGE_ML:g} ml", val, TARGETS["larger_than_20_ml"]),
+            ("classes never trained on", unseen, TARGETS["unseen_classes"]),
+            ("synthetic lesions in the held-out subjects", lesions, TARGETS["synthetic_lesions"])):
+        value = measured.get("mean_dice")
+        if value is not None:
+            verdict = "met" if value >= target else "not met"
+            notes.append(f"Box-only Dice on {label}: {value:.3f} (n={measured.get('n')}); target {target}: {verdict}.")
+    if any("totalsegmentator" in source.lower() for source in training.get("sources", [])):
+        notes.append("Labels of the TotalSegmentator examples are that model's output (silver standard); the AAL "
+                     "regions are an atlas registered to Colin27, not a manual segmentation of it.")
+    notes.append("The validation subjects also chose the shipped checkpoint, so their figures lean optimistic; "
+                 "the unseen classes took no part in that choice.")
+    return notes
