@@ -72,11 +72,16 @@ class EngineClient:
     def remote(self) -> bool:
         return self.host is not None
 
+    @property
+    def connected(self) -> bool:
+        """A connection is open (and, for a local worker, its process is alive)."""
+        return self._sock is not None and (self.remote or (self.process is not None and self.process.poll() is None))
+
     # Connection ------------------------------------------------------------------------
 
     def ensure_started(self) -> None:
         """Connect, starting a local worker first if there is none (or the last one died)."""
-        if self._sock is not None and (self.remote or self.process.poll() is None):
+        if self.connected:
             return
         self.close()
         if self.remote:
@@ -151,10 +156,12 @@ class EngineClient:
         self._last_heard = time.monotonic()
         return request_id
 
-    def cancel(self) -> None:
+    def cancel(self, request_id: int | None = None) -> None:
+        """Ask the worker to stop a request (default: whatever it is computing)."""
+        message = {"op": "cancel"} if request_id is None else {"op": "cancel", "target": request_id}
         if self._sock is not None:
             try:
-                self._sock.sendall(encode({"op": "cancel"}))
+                self._sock.sendall(encode(message))
             except OSError:
                 pass
 

@@ -97,9 +97,11 @@ class RemoteSession:
         return reply["report"]
 
     def forget(self) -> None:
-        """Free the session in the worker (a worker that is gone has freed it already)."""
-        if self.alive:
-            self.alive = False
+        """Free the session in the worker (a worker that is gone has freed it already; none is started for this)."""
+        if not self.alive:
+            return
+        self.alive = False
+        if self.client.connected:
             try:
                 self.client.call("forget", {"session": self.session_id}, timeout=10)
             except WorkerFailed:

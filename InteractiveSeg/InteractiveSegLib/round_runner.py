@@ -67,7 +67,8 @@ class RoundRunner:
     def cancel(self) -> None:
         if self._job is None or self.status.state == CANCELLING:
             return
-        self.logic.engine.cancel()
+        for request_id in self._pending:  # the volume upload too, if it has not finished
+            self.logic.engine.cancel(request_id)
         self._cancel_deadline = time.monotonic() + CANCEL_GRACE
         self.status = RoundStatus(CANCELLING, self.status.fraction, "cancelling", job=self._job)
 
@@ -137,10 +138,11 @@ class RoundRunner:
 
     def _finish_failed(self, error: BaseException) -> RoundStatus:
         job, self._job = self._job, None
+        if isinstance(error, WorkerFailed):
+            self.logic.engine_lost()  # first: nothing below may talk to the dead worker
         if job is not None:
             self.logic.abandon(job)
         if isinstance(error, WorkerFailed):
-            self.logic.engine_lost()
             self.status = RoundStatus(FAILED, 0.0, f"{error} Nothing was changed.", job=job, error=error)
         elif isinstance(error, Cancelled) or self.status.state == CANCELLING:
             self.status = RoundStatus(CANCELLED, 0.0, "Cancelled: nothing was changed.", job=job,

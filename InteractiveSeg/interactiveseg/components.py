@@ -34,7 +34,8 @@ def kept_components(mask: np.ndarray, anchors: np.ndarray | None = None) -> np.n
     return np.isin(labels, sorted(keep))
 
 
-def keep_object(probability: torch.Tensor, inside_box: torch.Tensor, anchors: torch.Tensor | None = None) -> torch.Tensor:
+def keep_object(probability: torch.Tensor, inside_box: torch.Tensor,
+                anchors: torch.Tensor | None = None) -> torch.Tensor:
     """Probability with the voxels of dropped components pushed just below 0.5.
 
     probability, inside_box, anchors: (k, j, i) tensors on the network grid; only the

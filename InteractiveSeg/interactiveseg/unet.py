@@ -56,9 +56,11 @@ class UNet(SplitNetwork):
             conv(classifier_channels, classes, 1))
 
     def _block(self, inputs: int, outputs: int) -> nn.Sequential:
-        return nn.Sequential(
-            self._conv(inputs, outputs, 3, padding=1), self._norm(outputs, affine=True), nn.LeakyReLU(0.01, inplace=True),
-            self._conv(outputs, outputs, 3, padding=1), self._norm(outputs, affine=True), nn.LeakyReLU(0.01, inplace=True))
+        layers = []
+        for source in (inputs, outputs):
+            layers += [self._conv(source, outputs, 3, padding=1), self._norm(outputs, affine=True),
+                       nn.LeakyReLU(0.01, inplace=True)]
+        return nn.Sequential(*layers)
 
     def layer_outputs(self, image: torch.Tensor) -> dict:
         """Every block's output by name ("block1" ... encoder then decoder) and the features."""

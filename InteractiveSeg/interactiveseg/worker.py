@@ -17,7 +17,8 @@ closes the connection. Then each request gets progress messages and one reply:
     undo, reset  session -> result (or {"type": "result", "empty": true})
     regions      session, top -> regions;  assess  session -> assessment
     forget       session -> ok;  shutdown -> ok, then the worker ends
-    cancel       stops the running request at the engine's next check (no reply of its own)
+    cancel       target (a request id; default: the running one): stops it at the engine's next
+                 check, or before it starts (no reply of its own)
 
 Errors come back as {"type": "error", "kind": "input" | "model" | "cancelled" | "bug", "message"}.
 Nothing received is unpickled: arrays are raw bytes of plain dtypes (protocol.py).
@@ -166,7 +167,8 @@ class Connection:
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.requests: queue.Queue = queue.Queue()
-        self.cancel = threading.Event()
+        self.cancelled: set = set()  # ids of requests the client cancelled, even before they started
+        self.running = None  # id of the request being computed
         self._send_lock = threading.Lock()
         threading.Thread(target=self._read, name="worker reader", daemon=True).start()
 
@@ -184,7 +186,7 @@ class Connection:
                     break
                 for header, arrays in reader.feed(data):
                     if header.get("op") == "cancel":
-                        self.cancel.set()
+                        self.cancelled.add(header.get("target", self.running))
                     else:
                         self.requests.put((header, arrays))
         except (OSError, ProtocolError):
@@ -212,7 +214,7 @@ def serve_connection(sock: socket.socket, token: str, engine: Engine) -> tuple:
         if request is None:
             return True, False
         header, arrays = request
-        connection.cancel.clear()
+        connection.running = header.get("id")
         last = [0.0]
 
         def progress(fraction, message):
@@ -222,7 +224,8 @@ def serve_connection(sock: socket.socket, token: str, engine: Engine) -> tuple:
                 connection.send({"type": "progress", "fraction": float(fraction), "message": str(message)})
 
         try:
-            reply, reply_arrays = engine.handle(header, arrays, progress, connection.cancel.is_set)
+            reply, reply_arrays = engine.handle(header, arrays, progress,
+                                                lambda: header.get("id") in connection.cancelled)
         except BaseException as error:  # every failure becomes a message; the worker carries on
             reply, reply_arrays = error_message(error), {}
         reply["id"] = header.get("id")

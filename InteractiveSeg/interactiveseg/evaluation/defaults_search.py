@@ -44,7 +44,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-beta", action="store_true")
     parser.add_argument("--output", required=True)
     parser.add_argument("--write-card", action="store_true",
-                        help="store the chosen defaults in the model card ('finetune_defaults', 'finetune_defaults_search')")
+                        help="store the chosen defaults in the model card "
+                             "('finetune_defaults', 'finetune_defaults_search')")
     args = parser.parse_args(argv)
     argv = argv if argv is not None else sys.argv[1:]
 

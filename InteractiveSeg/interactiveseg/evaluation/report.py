@@ -60,7 +60,8 @@ def challenge_scores(rows: list) -> dict:
         per_structure = {}
         for r in rows:
             if r["method"] == method and r["round"] >= 1:
-                per_structure.setdefault((r["case"], r["value"]), []).append((r["round"], r["dice"], r.get("nsd_2mm", 0.0)))
+                step = (r["round"], r["dice"], r.get("nsd_2mm", 0.0))
+                per_structure.setdefault((r["case"], r["value"]), []).append(step)
         if not per_structure or min(len(v) for v in per_structure.values()) < 2:
             continue
         scores = [(area_under_steps([d for _, d, _ in sorted(v)]), area_under_steps([n for _, _, n in sorted(v)]),
