@@ -99,7 +99,8 @@ def compute_features(network: SplitNetwork, image: torch.Tensor, dims: int, canc
         for start in range(0, batch.shape[0], SLICES_PER_PASS if dims == 2 else batch.shape[0]):
             _check(cancel)
             parts.append(network.features(batch[start:start + SLICES_PER_PASS]).float())
-    return from_network_batch(torch.cat(parts), dims)
+    # Contiguous once here: fine-tuning gathers voxel columns of a flat view every step.
+    return from_network_batch(torch.cat(parts), dims).contiguous()
 
 
 def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tensor,

@@ -32,7 +32,7 @@ class Settings:
     fine_tune: bool = True  # False: refine applies only the CRF with scribbles (an ablation)
     uncertainty_weights: bool = True  # False: weight 1 on every non-scribble voxel (an ablation)
     keep_connected: bool = True  # keep only the object's component(s): the largest, and those a stroke touches
-    local_edits: bool = True  # a round changes the mask only in regions its strokes touch
+    local_edits: bool = False  # True: a round changes the mask only where its strokes touch (measured worse)
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
 

@@ -80,6 +80,7 @@ class Engine:
         self.volume = None
         self.sessions: dict = {}
         self._models = {}
+        self._warm = False
 
     def handle(self, header: dict, arrays: dict, progress, cancel) -> tuple:
         op = header.get("op")
@@ -135,6 +136,13 @@ class Engine:
 
     def op_shutdown(self, header, arrays, progress, cancel):
         return {"type": "ok", "shutdown": True}, {}
+
+    def warm_up(self) -> None:
+        """Import what the first Refine needs (the optimiser pulls in torch's compiler, seconds to load) ahead of it."""
+        if not self._warm:
+            import torch
+            torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+            self._warm = True
 
     def _session(self, header):
         session = self.sessions.get(str(header.get("session")))
@@ -232,6 +240,8 @@ def serve_connection(sock: socket.socket, token: str, engine: Engine) -> tuple:
         connection.send(reply, reply_arrays)
         if reply.get("shutdown"):
             return True, True
+        if header.get("op") == "segment" and connection.requests.empty():
+            engine.warm_up()  # while the user paints the first strokes
 
 
 def parse_listen(text: str) -> tuple:

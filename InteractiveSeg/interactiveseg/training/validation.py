@@ -76,8 +76,9 @@ def _try_paste_lesion(volume: Volume, rng: np.random.Generator):
 def build_validation(val_cases, jittered: int = 2, lesions_per_case: int = 20, seed: int = LESION_SEED) -> list:
     """Items from [(Case, Volume, labels)] of the validation subjects (structures whose role is "val")."""
     items = []
-    for case, volume, labels in val_cases:
-        rng = np.random.default_rng([seed, len(items)])
+    for number, (case, volume, labels) in enumerate(val_cases):
+        rng = np.random.default_rng([seed, number, 0])
+        lesion_rng = np.random.default_rng([seed, number, 1])  # the same lesions, whatever else is built
         for structure in case.structures:
             if structure.role != "val":
                 continue
@@ -87,7 +88,7 @@ def build_validation(val_cases, jittered: int = 2, lesions_per_case: int = 20, s
                 items.append(ValidationItem(f"{case.case_id}/{structure.name}#{n}", "structure", volume, reference,
                                             box.clipped(volume.shape)))
         for n in range(lesions_per_case):
-            changed, mask = paste_lesion(volume, rng)
+            changed, mask = paste_lesion(volume, lesion_rng)
             _, _, bbox = structure_stats(mask, True, volume.spacing)
             items.append(ValidationItem(f"{case.case_id}/lesion{n}", "lesion", changed, mask, tight_box(bbox)))
     return items
