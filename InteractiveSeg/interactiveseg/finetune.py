@@ -40,6 +40,14 @@ class GridState:
     outside_box: torch.Tensor | None = None  # grid voxels in the margin, outside the user's box
     pairwise: dict = field(default_factory=dict)  # CRF kernels, by their parameters
 
+    def voxel_rows(self) -> torch.Tensor:
+        """The features as one (voxels, C) row per voxel, made once per feature map: picking a sample of
+        voxels is then a copy of whole rows, several times faster than gathering columns of (C, voxels)."""
+        if getattr(self, "_rows_of", None) is not self.features:  # new features (all layers tuned, moved to CPU)
+            self._rows = self.features.reshape(self.features.shape[0], -1).t().contiguous()
+            self._rows_of = self.features
+        return self._rows
+
     def inside_box(self) -> torch.Tensor:
         """Grid voxels inside the user's box (all of them when no box was given)."""
         if self.outside_box is None:
@@ -200,8 +208,7 @@ def _near_scribbles(state: GridState, foreground: torch.Tensor, background: torc
 
 def _logits(network: SplitNetwork, state: GridState, index: torch.Tensor, scope: str) -> torch.Tensor:
     if scope == "classifier":
-        flat = state.features.reshape(state.features.shape[0], -1)
-        return apply_classifier(network, flat[:, index], state.dims)
+        return apply_classifier(network, state.voxel_rows()[index].t(), state.dims)
     with mixed_precision(state.image.device):
         logits = from_network_batch(network(network_batch(network, state.image[None])), state.dims)
     return logits.reshape(2, -1)[:, index]
@@ -210,7 +217,8 @@ def _logits(network: SplitNetwork, state: GridState, index: torch.Tensor, scope:
 def _sample(candidates: torch.Tensor, limit: int, generator: torch.Generator, scope: str) -> torch.Tensor:
     if scope == "all" or candidates.numel() <= limit:
         return candidates
-    pick = torch.randperm(candidates.numel(), generator=generator)[:limit].to(candidates.device)
+    # With replacement: a permutation of every candidate per step cost more than the step itself.
+    pick = torch.randint(candidates.numel(), (limit,), generator=generator).to(candidates.device)
     return candidates[pick]
 
 
