@@ -107,7 +107,7 @@ def compute_features(network: SplitNetwork, image: torch.Tensor, dims: int, canc
         for start in range(0, batch.shape[0], SLICES_PER_PASS if dims == 2 else batch.shape[0]):
             _check(cancel)
             parts.append(network.features(batch[start:start + SLICES_PER_PASS]).float())
-    # Contiguous once here: fine-tuning gathers voxel columns of a flat view every step.
+    # Contiguous once here, so the flat views predict() and voxel_rows() take need no copy.
     return from_network_batch(torch.cat(parts), dims).contiguous()
 
 
