@@ -75,10 +75,14 @@ def _try_paste_lesion(volume: Volume, rng: np.random.Generator):
 
 def build_validation(val_cases, jittered: int = 2, lesions_per_case: int = 20, seed: int = LESION_SEED) -> list:
     """Items from [(Case, Volume, labels)] of the validation subjects (structures whose role is "val")."""
+    return structure_items(val_cases, jittered, seed) + lesion_items(val_cases, lesions_per_case, seed)
+
+
+def structure_items(val_cases, jittered: int = 2, seed: int = LESION_SEED) -> list:
+    """Each validation structure with its tight box and `jittered` boxes like a user's."""
     items = []
     for number, (case, volume, labels) in enumerate(val_cases):
         rng = np.random.default_rng([seed, number, 0])
-        lesion_rng = np.random.default_rng([seed, number, 1])  # the same lesions, whatever else is built
         for structure in case.structures:
             if structure.role != "val":
                 continue
@@ -87,8 +91,19 @@ def build_validation(val_cases, jittered: int = 2, lesions_per_case: int = 20, s
             for n, box in enumerate(boxes):
                 items.append(ValidationItem(f"{case.case_id}/{structure.name}#{n}", "structure", volume, reference,
                                             box.clipped(volume.shape)))
-        for n in range(lesions_per_case):
-            changed, mask = paste_lesion(volume, lesion_rng)
+    return items
+
+
+def lesion_items(val_cases, per_case: int = 20, seed: int = LESION_SEED) -> list:
+    """`per_case` synthetic lesions pasted into each validation image, each with its tight box.
+
+    Each case has a stream of its own, so the set is the same whatever else is built.
+    """
+    items = []
+    for number, (case, volume, _) in enumerate(val_cases):
+        rng = np.random.default_rng([seed, number, 1])
+        for n in range(per_case):
+            changed, mask = paste_lesion(volume, rng)
             _, _, bbox = structure_stats(mask, True, volume.spacing)
             items.append(ValidationItem(f"{case.case_id}/lesion{n}", "lesion", changed, mask, tight_box(bbox)))
     return items
@@ -109,8 +124,7 @@ def validate(network, card: dict, items: list, device="cpu") -> dict:
 
 def evaluate_lesions(network, card: dict, val_cases, device="cpu", per_case: int = 20) -> list:
     """Box-only Dice of each synthetic lesion of the validation set (the same lesions training validates on)."""
-    items = [item for item in build_validation(val_cases, jittered=0, lesions_per_case=per_case)
-             if item.kind == "lesion"]
+    items = lesion_items(val_cases, per_case)
     network.eval()
     with torch.no_grad():
         return [dice(segment_box(network, card, item.volume, item.box, device), item.reference) for item in items]
