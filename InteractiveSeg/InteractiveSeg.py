@@ -359,7 +359,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.familiarityLabel.text = familiarity_text(core.familiarity())
         notes = "".join(f"<br>{w}" for w in result.warnings)
         self._say(_("Round {round} done in {seconds:.1f} s on {device}.").format(
-            round=result.round, seconds=result.seconds, device=result.device) + notes)
+            round=core.rounds, seconds=result.seconds, device=result.device) + notes)  # from 1, as the web page
 
     def onCancel(self) -> None:
         if self._busy:

@@ -94,6 +94,11 @@ def write_segment_region(segmentation_node, segment_id: str, volume_node, region
         raise ValueError(f"Mask shape {mask.shape} does not match region {region.as_ijk()}.")
     whole = read_segment(segmentation_node, segment_id, volume_node)
     whole[region.slices()] = mask
+    if not whole.any():
+        # Replacing with an all-zero image empties the data, but slice views keep drawing the
+        # old voxels (their display pipeline is not told); clearing the segment tells them.
+        _SEGMENTS.ClearSegment(segmentation_node, segment_id)
+        return
     image = grid_image(volume_node, segmentation_node, full_region(volume_node), whole)
     if not _SEGMENTS.SetBinaryLabelmapToSegment(image, segmentation_node, segment_id, _SEGMENTS.MODE_REPLACE):
         raise RuntimeError(f"Could not write segment '{segment_id}' of '{segmentation_node.GetName()}'.")

@@ -34,7 +34,7 @@ from .volume_nodes import volume_from_node, write_region_volume
 
 DEFAULT_SEGMENT_NAME = "InteractiveSeg"
 UNCERTAINTY_NAME = "InteractiveSeg uncertainty"
-_UNCERTAINTY_COLORS = "vtkMRMLPETProceduralColorNodePET-Heat"  # dark where sure, bright where unsure
+UNCERTAINTY_COLORS = "vtkMRMLPETProceduralColorNodePET-Heat"  # dark where sure, bright where unsure
 
 
 @dataclass
@@ -344,8 +344,8 @@ class InteractiveSegmentationLogic:
         if display is not None and not existed:
             display.AutoWindowLevelOff()
             display.SetWindowLevelMinMax(0.0, 1.0)
-            if self.scene.GetNodeByID(_UNCERTAINTY_COLORS) is not None:
-                display.SetAndObserveColorNodeID(_UNCERTAINTY_COLORS)
+            if self.scene.GetNodeByID(UNCERTAINTY_COLORS) is not None:
+                display.SetAndObserveColorNodeID(UNCERTAINTY_COLORS)
 
     @property
     def device(self) -> str:
@@ -426,10 +426,16 @@ class InteractiveSegmentationLogic:
         self.uncertainty_node = None
 
     def _remove_node(self, node) -> None:
-        """Remove a node this logic made, with its display and storage nodes (the scene keeps those)."""
-        helpers = [node.GetNthDisplayNode(n) for n in range(node.GetNumberOfDisplayNodes())]
-        helpers.append(node.GetStorageNode())
-        for helper in helpers:
-            if helper is not None and self._present(helper):
-                self.scene.RemoveNode(helper)
-        self.scene.RemoveNode(node)
+        remove_node(self.scene, node)
+
+
+def remove_node(scene, node) -> None:
+    """Remove a node with its display and storage nodes (removing the node alone leaves those in the scene)."""
+    if node is None or not scene.IsNodePresent(node):
+        return
+    helpers = [node.GetNthDisplayNode(n) for n in range(node.GetNumberOfDisplayNodes())]
+    helpers.append(node.GetStorageNode())
+    for helper in helpers:
+        if helper is not None and scene.IsNodePresent(helper):
+            scene.RemoveNode(helper)
+    scene.RemoveNode(node)

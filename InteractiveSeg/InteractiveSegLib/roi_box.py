@@ -51,3 +51,62 @@ def box_from_roi(roi_node, volume_node) -> Box:
     except InputError:
         raise InputError(f"ROI '{roi_node.GetName()}' lies outside volume '{volume_node.GetName()}': "
                          "move it over the object.") from None
+
+
+def roi_over_box(scene, volume_node, box: Box, name: str = "Box"):
+    """A new Markups ROI covering an engine Box (inclusive IJK corners) of the volume, as two clicks would place it."""
+    matrix = ijk_to_ras(volume_node)
+    lower, upper = np.array(box.lower, float), np.array(box.upper, float)
+    roi = scene.AddNewNodeByClass("vtkMRMLMarkupsROINode", scene.GenerateUniqueName(name))
+    roi.SetCenter(*(matrix @ [*((lower + upper) / 2), 1.0])[:3])
+    roi.SetSize(*np.abs(matrix[:3, :3] @ (upper - lower)))
+    return roi
+
+
+def slice_range(roi_node, volume_node) -> tuple:
+    """The first and last slice (volume K index, 0-based) the ROI covers: what Segment will see."""
+    box = box_from_roi(roi_node, volume_node)
+    return box.lower[2], box.upper[2]
+
+
+def set_slice_range(roi_node, volume_node, first: int, last: int) -> None:
+    """Move and resize the ROI along its edge closest to the volume's K axis so it covers slices first..last.
+
+    The ROI's other edges stay as they are. The K extent of the ROI's corners is solved for
+    exactly, tilt included, so `slice_range` reads back (first, last) unless the volume clips it.
+    """
+    first, last = int(first), int(last)
+    slices = shape_kji(volume_node)[0]
+    if not 0 <= first <= last < slices:
+        raise InputError(f"The box's slices must lie within 0-{slices - 1}, first before last: got {first}-{last}.")
+    to_ijk = roi_to_ijk(roi_node, volume_node)
+    radius = np.zeros(3)
+    roi_node.GetRadiusXYZ(radius)
+    k_per_mm = to_ijk[2, :3]  # how far one mm along each ROI edge moves in K
+    axis = int(np.argmax(np.abs(k_per_mm)))
+    others = sum(radius[b] * abs(k_per_mm[b]) for b in range(3) if b != axis)  # K spread of the other edges
+    half_span = (last - first) / 2.0 - others
+    if abs(k_per_mm[axis]) < 1e-9 or half_span < 0:
+        raise InputError(f"ROI '{roi_node.GetName()}' is tilted so far that it cannot cover only slices "
+                         f"{first}-{last}: straighten it in the Markups module.")
+    shift = ((first + last) / 2.0 - to_ijk[2, 3]) / k_per_mm[axis]  # mm along that edge, from the centre
+    offset = np.zeros(4)
+    offset[axis], offset[3] = shift, 1.0
+    centre = (to_numpy(roi_node.GetObjectToNodeMatrix()) @ offset)[:3]
+    radius[axis] = max(half_span / abs(k_per_mm[axis]), 1e-3)  # a one-slice box is thin, not flat
+    with _one_modification(roi_node):
+        roi_node.SetCenter(*centre)
+        roi_node.SetRadiusXYZ(*radius)
+
+
+class _one_modification:
+    """Group an ROI's changes into one Modified event (observers redraw once)."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def __enter__(self):
+        self.was = self.node.StartModify()
+
+    def __exit__(self, *_):
+        self.node.EndModify(self.was)

@@ -5,6 +5,7 @@ leaves a partial output behind.
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +16,10 @@ import SimpleITK as sitk
 from .errors import InputError
 from .volume import Volume
 
+log = logging.getLogger(__name__)
+
 LABELMAP_SUFFIXES = (".nrrd", ".nii.gz", ".nii", ".mha")  # single files: written atomically
+READABLE = "NRRD (.nrrd, .nhdr), NIfTI (.nii, .nii.gz), MetaImage (.mha, .mhd) or a folder of DICOM files"
 
 
 def _process_umask() -> int:
@@ -50,7 +54,9 @@ def read_volume(path, modality: str = "auto") -> Volume:
         else:
             image = sitk.ReadImage(str(path))
     except RuntimeError as error:
-        raise InputError(f"Cannot read {path} as an image: {first_line(error)}") from None
+        log.info("reading %s failed: %s", path, error)  # the reader's own words, for whoever debugs a file
+        raise InputError(f"Cannot read {path} as an image: it is not a file type this tool reads, or it is "
+                         f"damaged. Open {READABLE}.") from None
     return volume_from_sitk(image, modality)
 
 

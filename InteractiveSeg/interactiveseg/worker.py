@@ -240,8 +240,10 @@ def serve_connection(sock: socket.socket, token: str, engine: Engine) -> tuple:
         connection.send(reply, reply_arrays)
         if reply.get("shutdown"):
             return True, True
-        if header.get("op") == "segment" and connection.requests.empty():
-            engine.warm_up()  # while the user paints the first strokes
+        if engine.sessions and connection.requests.empty():
+            # While the user paints the first strokes; not only after a Segment, whose reply the client
+            # may follow at once with other requests (regions, assess).
+            engine.warm_up()
 
 
 def parse_listen(text: str) -> tuple:

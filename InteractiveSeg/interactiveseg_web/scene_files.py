@@ -1,12 +1,15 @@
 """Volumes into the scene and segmentations out of it, refusing bad files before the scene changes."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import slicer
 from interactiveseg import InputError, read_volume
 from interactiveseg.image_io import atomic_write
 from InteractiveSegLib.volume_nodes import volume_from_node
+
+VOLUME_SUFFIXES = (".nii.gz", ".nrrd", ".nii", ".nhdr", ".mha", ".mhd")  # Slicer keeps these in node names
 
 
 def load_volume(slicer_app, path):
@@ -53,6 +56,15 @@ def save_segmentation(segmentation_node, path) -> Path:
 
     atomic_write(path, write)
     return path
+
+
+def file_stem(node_name: str) -> str:
+    """A volume node's name without the file suffix Slicer keeps ("CT.nii.gz") or a clash counter ("CT_1")."""
+    name = re.sub(r"_\d+$", "", node_name)
+    for suffix in VOLUME_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[:-len(suffix)] or node_name
+    return node_name
 
 
 def _voxel_count(node) -> int:

@@ -30,7 +30,7 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def workflow(tiny_model, engine):
+def workflow(tiny_model, engine, tmp_path):
     """A Workflow on a fresh trame-slicer scene, without views or a server."""
     from trame_slicer.core import SlicerApp
 
@@ -38,6 +38,7 @@ def workflow(tiny_model, engine):
     previous = getattr(slicer, "mrmlScene", None)
     app = SlicerApp()
     from InteractiveSegLib.logic import InteractiveSegmentationLogic
-    yield Workflow(app, model_path=str(tiny_model), settings=FAST, logic=InteractiveSegmentationLogic(app.scene, engine))
+    yield Workflow(app, model_path=str(tiny_model), settings=FAST, logic=InteractiveSegmentationLogic(app.scene, engine),
+                   keep_dir=tmp_path / "kept")
     slicer.mrmlScene = previous  # Workflow points slicer.util's helpers at its scene
     app.scene.Clear(1)

@@ -85,7 +85,7 @@ def test_a_file_that_is_not_an_image_leaves_the_scene_alone(workflow, tmp_path):
     assert not workflow.act("load", bad)
     assert workflow.status.error and "Cannot read" in workflow.status.text
     assert scene_state(workflow.scene) == before
-    assert workflow.summary()["volume"] == "CTChest4.nrrd"
+    assert workflow.summary()["volume"] == "CTChest4"
 
 
 def test_a_4d_volume_is_refused(workflow, tmp_path):

@@ -5,7 +5,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "InteractiveSeg"))  # InteractiveSegLib and interactiveseg_web, as installed
@@ -23,11 +22,6 @@ def finish(workflow, timeout: float = 120.0) -> None:
 
 def add_box(workflow, box):
     """A Markups ROI over an engine Box (inclusive IJK corners), as two clicks would make it."""
-    from InteractiveSegLib.matrices import ijk_to_ras
-    roi = workflow.scene.AddNewNodeByClass("vtkMRMLMarkupsROINode", "Box")
-    matrix = ijk_to_ras(workflow.volume_node)
-    lower, upper = np.array(box.lower, float), np.array(box.upper, float)
-    roi.SetCenter(*(matrix @ [*((lower + upper) / 2), 1.0])[:3])
-    roi.SetSize(*np.abs(matrix[:3, :3] @ (upper - lower)))
-    workflow.roi_node = roi
-    return roi
+    from InteractiveSegLib.roi_box import roi_over_box
+    workflow.roi_node = roi_over_box(workflow.scene, workflow.volume_node, box)
+    return workflow.roi_node
