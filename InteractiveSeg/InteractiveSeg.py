@@ -2,7 +2,8 @@
 
 This file is the Slicer skin only. Scene work is in InteractiveSegLib (Qt-free, tested on a
 plain MRML scene); the computation is the `interactiveseg` engine. Neither is imported at
-module load, because both need torch, which is installed on first use.
+module load, because both need torch, which is installed on first use; only the engine's
+torch-free settings are (the panel's defaults are the engine's).
 """
 import contextlib
 import logging
@@ -22,6 +23,8 @@ from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrappe
 from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
+
+from interactiveseg.settings import Settings  # dataclasses only: no torch, no numpy
 
 MINIMUM_SLICER = (5, 10)  # 5.8 bundles Python 3.9; the engine needs 3.10 or later
 POLL_MILLISECONDS = 50  # how often the GUI reads what the engine worker sent (never blocks)
@@ -47,6 +50,11 @@ Fine Tuning", G. Wang et al., IEEE Transactions on Medical Imaging 37(7), 2018.
 """)
 
 
+_DEFAULTS = Settings()  # the engine's defaults; a model's card overrides them when custom settings are switched on
+# Settings field -> parameter node attribute, for the settings the panel shows (Settings.PANEL_FIELDS).
+PANEL_SETTINGS = dict(zip(Settings.PANEL_FIELDS, ("iterations", "omega", "t0", "t1", "learningRate")))
+
+
 @parameterNodeWrapper
 class InteractiveSegParameterNode:
     """Everything the panel shows, saved with the scene."""
@@ -59,11 +67,11 @@ class InteractiveSegParameterNode:
     device: Annotated[str, Choice(["auto", "cpu", "cuda", "mps"])] = "auto"
     showUncertainty: bool = False
     customSettings: bool = False
-    iterations: Annotated[int, WithinRange(1, 500)] = 20
-    omega: Annotated[float, WithinRange(0.1, 100.0)] = 5.0
-    t0: Annotated[float, WithinRange(0.0, 1.0)] = 0.2
-    t1: Annotated[float, WithinRange(0.0, 1.0)] = 0.8
-    learningRate: Annotated[float, WithinRange(1e-5, 1.0)] = 1e-3
+    iterations: Annotated[int, WithinRange(1, 500)] = _DEFAULTS.iterations
+    omega: Annotated[float, WithinRange(0.1, 100.0)] = _DEFAULTS.omega
+    t0: Annotated[float, WithinRange(0.0, 1.0)] = _DEFAULTS.t0
+    t1: Annotated[float, WithinRange(0.0, 1.0)] = _DEFAULTS.t1
+    learningRate: Annotated[float, WithinRange(1e-5, 1.0)] = _DEFAULTS.learning_rate
     engineAddress: str = ""  # "": a worker on this computer; HOST:PORT: a remote one (its token is never saved)
 
 
@@ -201,9 +209,9 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not on or p is None:
             return
         with self._messages():
-            s = self.logic.core().model_settings(p.modelPath)
-            p.iterations, p.omega, p.t0, p.t1, p.learningRate = (s["iterations"], s["omega"], s["t0"], s["t1"],
-                                                                  s["learning_rate"])
+            measured = self.logic.core().model_settings(p.modelPath)
+            for name, attribute in PANEL_SETTINGS.items():
+                setattr(p, attribute, measured[name])
 
     def onSegmentChanged(self, segmentId) -> None:
         if self._parameterNode:
@@ -310,7 +318,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         p = self._parameterNode
         if not p.customSettings:
             return {}
-        return {"iterations": p.iterations, "omega": p.omega, "t0": p.t0, "t1": p.t1, "learning_rate": p.learningRate}
+        return {name: getattr(p, attribute) for name, attribute in PANEL_SETTINGS.items()}
 
     @property
     def _busy(self) -> bool:

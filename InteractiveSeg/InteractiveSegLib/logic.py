@@ -147,8 +147,7 @@ class InteractiveSegmentationLogic:
 
     def model_settings(self, path: str = "") -> dict:
         """The fine-tuning settings the panel shows, as measured for this model and written in its card."""
-        s = Settings.from_card(self.card(path))
-        return {"iterations": s.iterations, "omega": s.omega, "t0": s.t0, "t1": s.t1, "learning_rate": s.learning_rate}
+        return Settings.from_card(self.card(path)).panel_values()
 
     def card(self, path: str = "") -> dict:
         """A model's card, read (once) without torch; "" is the default model shipped with the extension.

@@ -4,8 +4,9 @@ With the network fixed, the labels come from a CRF on the softened prediction in
 scribbles are hard constraints. With the labels fixed, the network is trained on them
 with BIFSeg's weighted cross-entropy: omega on scribbles, 0 on uncertain voxels, 1
 elsewhere, with the two labels balanced to equal shares. The margin around the user's
-box is background for certain: it enters the CRF as hard labels and the loss with weight 1. By default only the classifier block learns, on features computed once per
-box, and each step sees a random sample of voxels (the classifier is per-voxel, so a
+box is background for certain: it enters the CRF as hard labels and the loss with weight 1.
+The loss is `bifseg_loss` with `bifseg_weights`. By default only the classifier block
+learns, on features computed once per box, and each step sees a random sample of voxels (the classifier is per-voxel, so a
 sample gives an unbiased loss at a fraction of the cost).
 """
 from __future__ import annotations
@@ -68,7 +69,7 @@ class GridState:
 
 
 
-def apply_classifier(network: SplitNetwork, features: torch.Tensor, dims: int) -> torch.Tensor:
+def apply_classifier(network: SplitNetwork, features: torch.Tensor) -> torch.Tensor:
     """Logits (2, n) for features (C, n): the 1x1 classifier applied voxel by voxel.
 
     A 1x1 convolution is a matrix product per voxel; computing it as one (as F.linear)
@@ -87,7 +88,7 @@ def predict(network: SplitNetwork, state: GridState, chunk: int = 1 << 20) -> to
     """Foreground probability (k, j, i) from the cached features."""
     flat = state.features.reshape(state.features.shape[0], -1)
     with torch.no_grad(), mixed_precision(flat.device):
-        parts = [torch.softmax(apply_classifier(network, flat[:, s:s + chunk], state.dims).float(), 0)[1]
+        parts = [torch.softmax(apply_classifier(network, flat[:, s:s + chunk]).float(), 0)[1]
                  for s in range(0, flat.shape[1], chunk)]
     return torch.cat(parts).reshape(state.image.shape)
 
@@ -152,7 +153,7 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
             uncertain = torch.zeros_like(uncertain)
         uncertain &= ~known_background
         targets = labels.reshape(-1).long()
-        weights = balance_labels(loss_weights(foreground, background, uncertain, settings.omega).reshape(-1), targets)
+        weights = bifseg_weights(foreground, background, uncertain, targets, settings.omega)
         candidates = torch.nonzero(weights > 0).squeeze(1)
         if not all(bool((weights[targets == label] > 0).any()) for label in (0, 1)):
             # One label has no certain voxel: training on the other alone would only erase it.
@@ -164,10 +165,7 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
         for step in range(settings.iterations):
             _check(cancel)
             index = _sample(candidates, settings.pixels_per_step, generator, settings.finetune_scope)
-            logits = _logits(network, state, index, settings.finetune_scope)
-            per_voxel = F.cross_entropy(logits.t().float(), targets[index], reduction="none")
-            w = weights[index]
-            loss = (w * per_voxel).sum() / w.sum().clamp_min(1e-6)
+            loss = bifseg_loss(_logits(network, state, index, settings.finetune_scope), targets[index], weights[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -179,6 +177,22 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
             state.features = compute_features(network, state.image, state.dims)
         probability = predict(network, state).to(device)
     return probability, interaction
+
+
+def bifseg_weights(foreground: torch.Tensor, background: torch.Tensor, uncertain: torch.Tensor,
+                   targets: torch.Tensor, omega: float) -> torch.Tensor:
+    """BIFSeg's per-voxel loss weights, flat: scribbles omega, uncertain voxels 0, the rest 1 (uncertainty.loss_weights),
+    then scaled so that each label carries half of the total (balance_labels)."""
+    return balance_labels(loss_weights(foreground, background, uncertain, omega).reshape(-1), targets)
+
+
+def bifseg_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The loss image-specific fine-tuning minimises: cross-entropy weighted voxel by voxel, sum(w CE) / sum(w).
+
+    logits (2, n), targets (n,) in {0, 1}, weights (n,) from bifseg_weights.
+    """
+    per_voxel = F.cross_entropy(logits.t().float(), targets, reduction="none")
+    return (weights * per_voxel).sum() / weights.sum().clamp_min(1e-6)
 
 
 def balance_labels(weights: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -208,7 +222,7 @@ def _near_scribbles(state: GridState, foreground: torch.Tensor, background: torc
 
 def _logits(network: SplitNetwork, state: GridState, index: torch.Tensor, scope: str) -> torch.Tensor:
     if scope == "classifier":
-        return apply_classifier(network, state.voxel_rows()[index].t(), state.dims)
+        return apply_classifier(network, state.voxel_rows()[index].t())
     with mixed_precision(state.image.device):
         logits = from_network_batch(network(network_batch(network, state.image[None])), state.dims)
     return logits.reshape(2, -1)[:, index]

@@ -36,6 +36,9 @@ class Settings:
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
 
+    # The settings a user may change in the Slicer panel; the parameter node's defaults come from here too.
+    PANEL_FIELDS = ("iterations", "omega", "t0", "t1", "learning_rate")
+
     @classmethod
     def from_card(cls, card: dict, **overrides) -> "Settings":
         measured = dict(card.get("finetune_defaults") or {})
@@ -49,6 +52,31 @@ class Settings:
         if unknown:
             raise InputError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
         return replace(self, **{k: v for k, v in overrides.items() if v is not None}).validated()
+
+    def with_overrides(self, overrides: dict) -> "Settings":
+        """Settings with some values changed; "crf.NAME" keys (or a "crf" dict) change the CRF parameters.
+
+        Keys are those of as_dict(), so a dict from a report, a CLI's KEY=VALUE or a panel round-trips.
+        """
+        overrides = dict(overrides or {})
+        crf = dict(overrides.pop("crf", None) or {})
+        crf.update({k.split(".", 1)[1]: overrides.pop(k) for k in list(overrides) if k.startswith("crf.")})
+        if crf:
+            unknown = set(crf) - {f.name for f in fields(CrfParameters)}
+            if unknown:
+                raise InputError(f"Unknown CRF setting(s): {', '.join(sorted(unknown))}.")
+            overrides["crf"] = replace(self.crf, **crf)
+        return self.updated(**overrides)
+
+    def as_dict(self) -> dict:
+        """Plain values, the CRF's nested under "crf" (JSON-ready; with_overrides takes it back)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["crf"] = {f.name: getattr(self.crf, f.name) for f in fields(self.crf)}
+        return values
+
+    def panel_values(self) -> dict:
+        """The values the Slicer panel shows (PANEL_FIELDS)."""
+        return {name: getattr(self, name) for name in self.PANEL_FIELDS}
 
     def validated(self) -> "Settings":
         if not 0.0 <= self.t0 < self.t1 <= 1.0:

@@ -56,7 +56,7 @@ def blob_model_path(tmp_path_factory, blob_volume):
     balance = torch.tensor([1.0, float((target == 0).sum() / (target == 1).sum()) ** 0.5])
     optimizer = torch.optim.Adam(network.classifier.parameters(), lr=0.01)
     for _ in range(300):
-        logits = apply_classifier(network, features, 3).t()
+        logits = apply_classifier(network, features).t()
         loss = torch.nn.functional.cross_entropy(logits, target, weight=balance)
         optimizer.zero_grad()
         loss.backward()

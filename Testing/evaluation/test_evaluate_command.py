@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from interactiveseg.evaluation.commands import apply_overrides, evaluate_main, parse_overrides
+from interactiveseg.evaluation.commands import evaluate_main, parse_overrides
 from interactiveseg.settings import Settings
 
 
@@ -37,5 +37,5 @@ def test_evaluate_refuses_an_unknown_method(ellipsoid, tmp_path):
 
 
 def test_overrides_reach_settings_and_crf():
-    settings = apply_overrides(Settings(), parse_overrides(["omega=2.5", "crf.iterations=7", "fine_tune=false"]))
+    settings = Settings().with_overrides(parse_overrides(["omega=2.5", "crf.iterations=7", "fine_tune=false"]))
     assert settings.omega == 2.5 and settings.crf.iterations == 7 and settings.fine_tune is False

@@ -7,6 +7,8 @@ gone, a widget name the module uses but the .ui lacks.
 import ast
 import json
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -108,15 +110,23 @@ def test_module_file_has_the_classes_slicer_looks_for():
     assert bases == {"ScriptedLoadableModuleTest"}
 
 
+TORCH_FREE_AT_LOAD = {"interactiveseg.settings"}  # the panel's defaults; checked below to load no torch or numpy
+
+
 def test_module_loads_without_torch():
     """Slicer loads every module at startup: the engine (torch) may only be imported on use."""
     top_level = set()
     for node in module_tree().body:
         if isinstance(node, ast.Import):
-            top_level |= {alias.name.split(".")[0] for alias in node.names}
+            top_level |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            top_level.add(node.module.split(".")[0])
-    assert not top_level & {"torch", "interactiveseg", "InteractiveSegLib", "numpy"}
+            top_level.add(node.module)
+    roots = {name.split(".")[0] for name in top_level - TORCH_FREE_AT_LOAD}
+    assert not roots & {"torch", "interactiveseg", "InteractiveSegLib", "numpy"}
+    code = ("import sys; " + "; ".join(f"import {name}" for name in sorted(TORCH_FREE_AT_LOAD))
+            + "; print(sorted({'torch', 'numpy'} & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=MODULE, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr
 
 
 def ui_widgets() -> dict:

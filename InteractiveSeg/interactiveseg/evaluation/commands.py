@@ -15,7 +15,6 @@ import json
 import shlex
 import sys
 import time
-from dataclasses import fields, replace
 from pathlib import Path
 
 from ..errors import InputError, InteractiveSegError
@@ -90,7 +89,7 @@ def run(args, argv) -> dict:
         from ..model_file import load_model
         from ..settings import Settings
         model = load_model(args.model)
-        settings = apply_overrides(Settings.from_card(model.card), parse_overrides(args.set))
+        settings = Settings.from_card(model.card).with_overrides(parse_overrides(args.set))
     beta = args.beta or DEFAULT_BETA
     if args.robot == "cvpr25":
         from .cvpr_robot import STEPS, CvprRobot
@@ -108,7 +107,7 @@ def run(args, argv) -> dict:
               "robot_user": vars(robot),
               "model": None if model is None else {"path": str(model.path), "name": model.card.get("name"),
                                                     "sha256": model.card.get("sha256")},
-              "settings": None if settings is None else _settings_dict(settings),
+              "settings": None if settings is None else settings.as_dict(),
               "random_walker_beta": beta, "device": args.device, "total_seconds": round(time.perf_counter() - start, 1)}
     write_json(output, rows, summary, config)
     output.with_suffix(".md").write_text(markdown(summary, command))
@@ -130,24 +129,6 @@ def parse_overrides(items) -> dict:
         except json.JSONDecodeError:
             overrides[key.strip()] = text
     return overrides
-
-
-def apply_overrides(settings, overrides: dict):
-    """Settings with overrides; "crf.NAME" keys change the CRF parameters."""
-    crf = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("crf.")}
-    plain = {k: v for k, v in overrides.items() if not k.startswith("crf.")}
-    if crf:
-        known = {f.name for f in fields(settings.crf)}
-        if set(crf) - known:
-            raise InputError(f"Unknown CRF setting(s): {', '.join(sorted(set(crf) - known))}.")
-        plain["crf"] = replace(settings.crf, **crf)
-    return settings.updated(**plain)
-
-
-def _settings_dict(settings) -> dict:
-    values = {f.name: getattr(settings, f.name) for f in fields(settings)}
-    values["crf"] = vars(settings.crf)
-    return values
 
 
 def _all_methods() -> list:

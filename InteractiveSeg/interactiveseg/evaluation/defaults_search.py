@@ -52,7 +52,6 @@ def main(argv=None) -> int:
     from ..model_file import load_model
     from ..settings import Settings
     from .cases import manifest_tasks
-    from .commands import apply_overrides
     from .methods import make_method
     from .robot_user import RobotUser
     from .runner import run_tasks
@@ -63,7 +62,7 @@ def main(argv=None) -> int:
     trials = []
 
     def score(method, overrides=None, beta=None):
-        settings = apply_overrides(Settings.from_card(model.card), overrides or {})
+        settings = Settings.from_card(model.card).with_overrides(overrides or {})
         start = time.perf_counter()
         rows = run_tasks(tasks, [method], robot, args.rounds, log=None,
                          method_factory=lambda name: make_method(name, model, settings, "cpu", beta or 1000.0))
@@ -80,7 +79,7 @@ def main(argv=None) -> int:
         return trial["score"]
 
     def write(complete: bool, chosen=None, best=None, beta=None):
-        settings = apply_overrides(Settings.from_card(model.card), chosen or {})
+        settings = Settings.from_card(model.card).with_overrides(chosen or {})
         result = {
             "command": "python -m interactiveseg.evaluation.defaults_search " + " ".join(shlex.quote(a) for a in argv),
             "complete": complete,
@@ -118,12 +117,13 @@ def main(argv=None) -> int:
     return 0
 
 
+CARD_DEFAULT_KEYS = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
+                     "geodesic_intensity_weight", "keep_connected", "local_edits", "crf")  # what the card records
+
+
 def _as_card_defaults(settings) -> dict:
-    keys = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
-            "geodesic_intensity_weight", "keep_connected", "local_edits")
-    values = {k: getattr(settings, k) for k in keys}
-    values["crf"] = dict(vars(settings.crf))
-    return values
+    values = settings.as_dict()
+    return {k: values[k] for k in CARD_DEFAULT_KEYS}
 
 
 if __name__ == "__main__":

@@ -173,17 +173,3 @@ def plot(summary: dict, path) -> Path | None:
     plt.close(figure)
     return Path(path)
 
-
-def readme_section(summary: dict, config: dict, table_path: str = "Resources/Evaluation/results.md",
-                   plot_path: str = "Resources/Evaluation/dice_per_round.png") -> str:
-    """The README's results section: what was run, the Dice and seconds tables, the plot, the command."""
-    model = config.get("model") or {}
-    lines = ["## Results: robot-user evaluation", "",
-             f"A simulated user draws a loose box around each held-out structure, then corrects the largest error "
-             f"with one short stroke per round ({config.get('rounds')} rounds). Every method gets the same box and "
-             f"the same stroke rule. Model: {model.get('name', 'n/a')}. Device: {config.get('device')}.", "",
-             f"![Dice per round]({plot_path})", "",
-             markdown({k: v for k, v in summary.items() if k in ("seen", "unseen", "targets")}),
-             f"Full tables (HD95, every structure): `{table_path}` and `results.json`. Made with:", "",
-             "```", config.get("command", ""), "```", ""]
-    return "\n".join(lines)

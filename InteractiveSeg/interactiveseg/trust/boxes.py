@@ -57,12 +57,6 @@ def unseen_organ_boxes(loaded) -> list:
             for case, volume, _ in loaded for s in case.structures if s.role == "unseen"]
 
 
-def modality_boxes(loaded, modality: str) -> list:
-    """Tight boxes of every structure on images of one modality (another modality's test set)."""
-    return [BoxItem(f"other modality ({modality})", case.case_id, s.name, case.modality, volume, tight_box(s.bbox_ijk))
-            for case, volume, _ in loaded if case.modality == modality for s in case.structures]
-
-
 def altered_boxes(items: list, seed: int = 0) -> list:
     """Noise, flipped and badly windowed versions of the given boxes (each image altered once)."""
     altered, made = [], {}
