@@ -74,3 +74,42 @@ def test_unreadable_and_vector_images_are_refused(tmp_path):
         read_volume(tmp_path / "t.nii.gz")
     with pytest.raises(InputError, match="not found"):
         read_volume(tmp_path / "absent.nrrd")
+
+
+def test_overlapping_segments_keep_every_voxel_through_slicerio_and_slicer(tmp_path):
+    """Two segments sharing voxels: slicerio reads both whole, and so does Slicer's own storage node."""
+    volume = oblique_volume()
+    first, second = np.zeros(volume.shape, bool), np.zeros(volume.shape, bool)
+    first[1:4, 1:5, 1:5] = True
+    second[2:5, 3:6, 3:7] = True  # overlaps `first`
+    assert (first & second).any()
+    path = write_segmentation(tmp_path / "two.seg.nrrd", {"liver": first, "tumour": second}, volume,
+                              colors={"tumour": (1.0, 1.0, 0.0)})
+    seg = slicerio.read_segmentation(str(path))
+    assert [s["name"] for s in seg["segments"]] == ["liver", "tumour"]
+    assert seg["segments"][1]["color"] == [1.0, 1.0, 0.0]
+    for segment, mask in zip(seg["segments"], (first, second)):
+        voxels = seg["voxels"] if seg["voxels"].ndim == 3 else seg["voxels"][segment["layer"]]
+        np.testing.assert_array_equal(voxels.transpose(2, 1, 0) == segment["labelValue"], mask)
+
+    import slicer  # slicer-core, as the Slicer logic tests use
+    scene = slicer.vtkMRMLScene()
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    storage = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    storage.SetFileName(str(path))
+    assert storage.ReadData(node)
+    segmentation = node.GetSegmentation()
+    assert segmentation.GetNumberOfSegments() == 2
+    from vtk.util import numpy_support
+    for index, mask in enumerate((first, second)):
+        segment_id = segmentation.GetNthSegmentID(index)
+        labelmap = slicer.vtkOrientedImageData()
+        slicer.vtkSlicerSegmentationsModuleLogic.GetSegmentBinaryLabelmapRepresentation(node, segment_id, labelmap,
+                                                                                          False)
+        extent = labelmap.GetExtent()
+        values = numpy_support.vtk_to_numpy(labelmap.GetPointData().GetScalars()).reshape(
+            extent[5] - extent[4] + 1, extent[3] - extent[2] + 1, extent[1] - extent[0] + 1)
+        inside = values == segmentation.GetSegment(segment_id).GetLabelValue()
+        full = np.zeros(volume.shape, bool)
+        full[extent[4]:extent[5] + 1, extent[2]:extent[3] + 1, extent[0]:extent[1] + 1] = inside
+        np.testing.assert_array_equal(full, mask)
