@@ -241,7 +241,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.deviceLabel.text = core.device
 
     def _hideModuleNodes(self, core) -> None:
-        """The scribble segmentation and the uncertainty volume are the module's own: not offered as source or output."""
+        """The scribble segmentation and the uncertainty volume are the module's own: not offered as source or
+        output."""
         from InteractiveSegLib.scribbles import is_scribble_node
         owned = [n for n in ((core.scribble_node, core.uncertainty_node) if core else ()) if n is not None]
         owned += [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode") if is_scribble_node(n)]
@@ -449,7 +450,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._say(str(error), error=True)
         else:  # a bug, not bad input: keep the details in the log
             logging.error("InteractiveSeg failed", exc_info=(type(error), error, error.__traceback__))
-            self._say(_("Unexpected error: {error}. Details are in the Python console / log.").format(error=error), error=True)
+            self._say(_("Unexpected error: {error}. Details are in the Python console / log.").format(error=error),
+                      error=True)
 
     @contextlib.contextmanager
     def _messages(self):
@@ -474,7 +476,8 @@ class InteractiveSegLogic(ScriptedLoadableModuleLogic):
         return InteractiveSegParameterNode(super().getParameterNode())
 
     def ensureEngine(self) -> None:
-        """The packages the engine worker needs (torch, safetensors), installed after asking: only Segment calls this."""
+        """The packages the engine worker needs (torch, safetensors), installed after asking: only Segment
+        calls this."""
         from InteractiveSegLib import dependencies
         testing = slicer.app.commandOptions().testingEnabled
         dependencies.ensure(confirm=lambda text: testing or slicer.util.confirmOkCancelDisplay(text),
@@ -523,7 +526,8 @@ class InteractiveSegTest(ScriptedLoadableModuleTest):
         self.delayDisplay("Synthetic image and box")
         k, j, i = np.indices((16, 32, 32))
         ball = (k - 8) ** 2 + (j - 16) ** 2 + (i - 16) ** 2 < 36
-        image = np.where(ball, 200, 20).astype(np.int16) + np.random.default_rng(0).integers(0, 10, ball.shape).astype(np.int16)
+        image = (np.where(ball, 200, 20).astype(np.int16)
+                 + np.random.default_rng(0).integers(0, 10, ball.shape).astype(np.int16))
         volume = slicer.util.addVolumeFromArray(image, name="InteractiveSegTestVolume")
         roi = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode")
         roi.SetCenter((ijk_to_ras(volume) @ [16, 16, 8, 1])[:3])
@@ -533,7 +537,8 @@ class InteractiveSegTest(ScriptedLoadableModuleTest):
         architecture = networks.pcnet_architecture(channels=4, compress_channels=2, classifier_channels=8)
         folder = tempfile.mkdtemp()
         path = os.path.join(folder, "tiny.safetensors")
-        model_file.save_model(path, networks.build_network(architecture), model_file.new_card(architecture, (16, 32, 32)))
+        model_file.save_model(path, networks.build_network(architecture),
+                              model_file.new_card(architecture, (16, 32, 32)))
 
         self.delayDisplay("Segment, paint, refine, undo")
         fast = {"iterations": 2, "alternations": 1}

@@ -17,7 +17,7 @@ SEGMENT = "segment"
 REFINE = "refine"
 
 
-@dataclass
+@dataclass(kw_only=True)  # ten fields: built by name, never by position
 class Step:
     kind: str  # SEGMENT or REFINE
     epoch: int  # which engine box (which Segment click) this round belongs to

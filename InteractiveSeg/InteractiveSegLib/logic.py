@@ -224,8 +224,10 @@ class InteractiveSegmentationLogic:
             self._session, self._volume_node, self._epoch = job.session, job.volume_node, job.epoch
         else:
             self._scribbles_after_last_round = job.painted
-        self._history.append(history.Step(job.kind, job.epoch, job.volume_node, segmentation_node, segment_id,
-                                          created, result.box, previous, scribbles_before, created_node))
+        self._history.append(history.Step(
+            kind=job.kind, epoch=job.epoch, volume_node=job.volume_node, segmentation_node=segmentation_node,
+            segment_id=segment_id, created_segment=created, region=result.box, previous=previous,
+            scribbles_before=scribbles_before, created_node=created_node))
         job.segmentation_node, job.segment_id = segmentation_node, segment_id
         self.update_uncertainty(result)
         return result

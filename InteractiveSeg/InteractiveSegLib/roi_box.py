@@ -22,7 +22,8 @@ _TOLERANCE = 1e-3  # voxels: a face exactly on a voxel centre still takes that v
 def roi_to_ijk(roi_node, volume_node) -> np.ndarray:
     """Matrix from the ROI's object coordinates (centre at 0, axes along its edges) to volume IJK."""
     object_to_node = to_numpy(roi_node.GetObjectToNodeMatrix())
-    roi_to_volume = node_to_node(roi_node, volume_node, f"ROI '{roi_node.GetName()}' or volume '{volume_node.GetName()}'")
+    roi_to_volume = node_to_node(roi_node, volume_node,
+                                 f"ROI '{roi_node.GetName()}' or volume '{volume_node.GetName()}'")
     return np.linalg.inv(ijk_to_ras(volume_node)) @ roi_to_volume @ object_to_node
 
 

@@ -88,7 +88,8 @@ def read_scribbles(node, volume_node) -> Scribbles:
     if not is_scribble_node(node):
         raise InputError("Paint foreground or background scribbles first.")
     ensure_segments(node)
-    return Scribbles.from_masks(read_segment(node, FOREGROUND, volume_node), read_segment(node, BACKGROUND, volume_node))
+    return Scribbles.from_masks(read_segment(node, FOREGROUND, volume_node),
+                                read_segment(node, BACKGROUND, volume_node))
 
 
 def write_scribbles(node, volume_node, scribbles: Scribbles) -> None:

@@ -30,7 +30,7 @@ class Box:
     @property
     def size(self) -> tuple:
         """Number of voxels along (i, j, k)."""
-        return tuple(u - l + 1 for l, u in zip(self.lower, self.upper))
+        return tuple(u - lo + 1 for lo, u in zip(self.lower, self.upper))
 
     def clipped(self, shape_kji) -> "Box":
         """The part of the box inside a volume of the given (k, j, i) shape.
@@ -38,12 +38,12 @@ class Box:
         An inverted box, or one that misses the volume entirely, is an error: silently
         segmenting somewhere else would be worse than stopping.
         """
-        if any(u < l for l, u in zip(self.lower, self.upper)):
+        if any(u < lo for lo, u in zip(self.lower, self.upper)):
             raise InputError(f"Box is inverted or empty: lower {self.lower} is above upper {self.upper} (i, j, k).")
         limits = tuple(reversed(shape_kji))  # (i, j, k) sizes
-        lower = tuple(max(0, l) for l in self.lower)
+        lower = tuple(max(0, lo) for lo in self.lower)
         upper = tuple(min(n - 1, u) for u, n in zip(self.upper, limits))
-        if any(u < l for l, u in zip(lower, upper)):
+        if any(u < lo for lo, u in zip(lower, upper)):
             raise InputError(
                 f"Box {self.as_ijk()} (I0 J0 K0 I1 J1 K1) lies outside the volume, whose index ranges are "
                 f"0..{limits[0] - 1}, 0..{limits[1] - 1}, 0..{limits[2] - 1}.")
@@ -51,7 +51,7 @@ class Box:
 
     def expanded(self, margin_ijk, shape_kji) -> "Box":
         """Grow by margin voxels on each side, then clip to the volume."""
-        lower = tuple(l - m for l, m in zip(self.lower, margin_ijk))
+        lower = tuple(lo - m for lo, m in zip(self.lower, margin_ijk))
         upper = tuple(u + m for u, m in zip(self.upper, margin_ijk))
         return Box(lower, upper).clipped(shape_kji)
 

@@ -19,7 +19,8 @@ from .errors import Cancelled, InputError, InteractiveSegError
 
 # Subcommands whose own parsers live beside their code: (name, help, module, function).
 DELEGATED = (
-    ("train", "Train a box segmentation model (U-Net, or P-Net / PC-Net).", "interactiveseg.training.commands", "train_main"),
+    ("train", "Train a box segmentation model (U-Net, or P-Net / PC-Net).",
+     "interactiveseg.training.commands", "train_main"),
     ("prepare-data", "Build the training set from offline sources into a cache folder.",
      "interactiveseg.training.commands", "prepare_data_main"),
     ("evaluate-box", "Box-only Dice of a model on held-out structures, into its card.",

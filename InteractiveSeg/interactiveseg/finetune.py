@@ -6,8 +6,8 @@ with BIFSeg's weighted cross-entropy: omega on scribbles, 0 on uncertain voxels,
 elsewhere, with the two labels balanced to equal shares. The margin around the user's
 box is background for certain: it enters the CRF as hard labels and the loss with weight 1.
 The loss is `bifseg_loss` with `bifseg_weights`. By default only the classifier block
-learns, on features computed once per box, and each step sees a random sample of voxels (the classifier is per-voxel, so a
-sample gives an unbiased loss at a fraction of the cost).
+learns, on features computed once per box, and each step sees a random sample of voxels
+(the classifier is per-voxel, so a sample gives an unbiased loss at a fraction of the cost).
 """
 from __future__ import annotations
 
@@ -181,8 +181,8 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
 
 def bifseg_weights(foreground: torch.Tensor, background: torch.Tensor, uncertain: torch.Tensor,
                    targets: torch.Tensor, omega: float) -> torch.Tensor:
-    """BIFSeg's per-voxel loss weights, flat: scribbles omega, uncertain voxels 0, the rest 1 (uncertainty.loss_weights),
-    then scaled so that each label carries half of the total (balance_labels)."""
+    """BIFSeg's per-voxel loss weights, flat: scribbles omega, uncertain voxels 0, the rest 1
+    (uncertainty.loss_weights), then scaled so that each label carries half of the total (balance_labels)."""
     return balance_labels(loss_weights(foreground, background, uncertain, omega).reshape(-1), targets)
 
 

@@ -49,7 +49,8 @@ class Crop:
         downsampling.
         """
         mask = np.asarray(mask, dtype=bool)
-        nearest = _resize(torch.from_numpy(mask[None].astype(np.float32)), self.grid_shape, mode="nearest-exact")[0] > 0.5
+        nearest = _resize(torch.from_numpy(mask[None].astype(np.float32)), self.grid_shape,
+                          mode="nearest-exact")[0] > 0.5
         index = np.nonzero(mask)
         if len(index[0]):
             grid_index = [np.minimum((((idx + 0.5) * g) // c).astype(int), g - 1)
@@ -61,7 +62,7 @@ class Crop:
         """Grid voxels wholly outside `box` (in the margin): certain background, as the user's box says."""
         inside = np.zeros(self.crop_shape, dtype=np.float32)
         offset = self.region.lower
-        local = Box(tuple(l - o for l, o in zip(box.lower, offset)), tuple(u - o for u, o in zip(box.upper, offset)))
+        local = Box(tuple(lo - o for lo, o in zip(box.lower, offset)), tuple(u - o for u, o in zip(box.upper, offset)))
         inside[local.slices()] = 1.0
         return self.to_grid(torch.from_numpy(inside)[None])[0] < 0.01
 

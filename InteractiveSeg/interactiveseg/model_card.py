@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import ModelError
@@ -40,6 +41,61 @@ def sha256_of(path) -> str:
     return digest.hexdigest()
 
 
+# Every section of a card, and the code that writes it: nothing in a card is written by hand.
+SECTION_WRITERS = {
+    "name": "new_card (training)", "architecture": "new_card (training)", "input": "new_card (training)",
+    "format_version": "save_model", "sha256": "save_model",
+    "training": "interactiveseg train",
+    "finetune_defaults": "interactiveseg evaluate-defaults --write-card",
+    "finetune_defaults_search": "interactiveseg evaluate-defaults --write-card",
+    "metrics": "interactiveseg evaluate-box --write-card",
+    "limitations": "interactiveseg evaluate-box --write-card",
+    "spectral_signature": "interactiveseg signature",
+}
+
+
+@dataclass
+class ModelCard:
+    """The JSON beside a model's weights, section by section (SECTION_WRITERS says who writes which).
+
+    Models carry their card as a plain dict (`LoadedModel.card`); this type is the one
+    definition of what a card holds, used to read, check and write it.
+    """
+    name: str
+    architecture: dict
+    input: dict
+    sha256: str = ""
+    format_version: int = FORMAT_VERSION
+    finetune_defaults: dict = field(default_factory=dict)
+    finetune_defaults_search: dict | None = None
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    limitations: list | None = None
+    spectral_signature: dict | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "") -> "ModelCard":
+        unknown = set(data) - set(SECTION_WRITERS)
+        if unknown:
+            raise ModelError(f"Model card {where} has sections no code writes: {', '.join(sorted(unknown))}.")
+        missing = [key for key in ("name", "architecture", "input") if key not in data]
+        if missing:
+            raise ModelError(f"Model card {where} lacks the {', '.join(missing)} section(s).")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        """The card's JSON object; sections never written (None) are left out."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def update_sections(card_file, **sections) -> Path:
+    """Replace whole sections of a card on disk (the weights, and so the checksum, stay as they are)."""
+    unknown = set(sections) - set(SECTION_WRITERS)
+    if unknown:
+        raise ValueError(f"not a model card section: {', '.join(sorted(unknown))}")  # a bug, not bad input
+    return update_card(card_file, lambda card: card.update(sections))
+
+
 def update_card(card_file, change) -> Path:
     """Let `change(card)` edit a card JSON in place on disk; the weights, and so the checksum, stay as they are."""
     path = Path(card_file)
@@ -58,9 +114,10 @@ def read_card(path) -> dict:
         card = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelError(f"Model card {path} is not valid JSON: {error}") from None
-    for key in ("architecture", "input", "sha256"):
-        if key not in card:
-            raise ModelError(f"Model card {path} lacks the '{key}' entry.")
+    if not isinstance(card, dict):
+        raise ModelError(f"Model card {path} is not a JSON object.")
     if card.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
         raise ModelError(f"Model card {path} is of a newer format ({card['format_version']}); update InteractiveSeg.")
-    return card
+    if "sha256" not in card:
+        raise ModelError(f"Model card {path} lacks the 'sha256' entry.")
+    return ModelCard.from_dict(card, str(path)).to_dict()

@@ -59,7 +59,8 @@ def load_model(path=None, dims: int | None = None) -> LoadedModel:
     card = read_card(path)
     actual = sha256_of(path)
     if actual != card["sha256"]:
-        raise ModelError(f"Model file {path} does not match the checksum in its card: the file is damaged or was replaced.")
+        raise ModelError(f"Model file {path} does not match the checksum in its card: "
+                         "the file is damaged or was replaced.")
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:

@@ -34,7 +34,8 @@ def render_png(path, volume: Volume, mask: np.ndarray, foreground=None, backgrou
     panels = [
         _panel(image[centre[0]], layers, lambda a: a[centre[0]], (spacing[1], spacing[2]), "axial"),
         _panel(image[:, centre[1]][::-1], layers, lambda a: a[:, centre[1]][::-1], (spacing[0], spacing[2]), "coronal"),
-        _panel(image[:, :, centre[2]][::-1], layers, lambda a: a[:, :, centre[2]][::-1], (spacing[0], spacing[1]), "sagittal"),
+        _panel(image[:, :, centre[2]][::-1], layers, lambda a: a[:, :, centre[2]][::-1], (spacing[0], spacing[1]),
+               "sagittal"),
     ]
     canvas = Image.new("RGB", (sum(p.width for p in panels) + 8 * (len(panels) - 1), max(p.height for p in panels)))
     x = 0

@@ -349,7 +349,8 @@ class Workflow:
             facts["segment_digest"] = hashlib.sha1(np.packbits(mask).tobytes()).hexdigest()[:16]
         node = self.logic.scribble_node
         if scribbles.is_scribble_node(node) and self._present(node) and scribbles.drawn_on(node) is self.volume_node:
-            for label, painted in zip(("foreground", "background"), scribbles.read_scribbles(node, self.volume_node).masks()):
+            for label, painted in zip(("foreground", "background"),
+                                      scribbles.read_scribbles(node, self.volume_node).masks()):
                 facts[f"{label}_voxels"] = int(painted.sum())
                 facts[f"{label}_in_segment"] = int((painted & mask).sum()) if mask is not None else 0
         return facts

@@ -72,7 +72,9 @@ def main(argv=None) -> int:
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - start)
     report = {
-        "device": str(session.device), "device_name": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device": str(session.device),
+        "device_name": (torch.cuda.get_device_name() if device.type == "cuda"
+                        else platform.processor() or platform.machine()),
         "torch_threads": torch.get_num_threads(), "grid_shape": list(session._grid.image.shape),
         "model": str(model.path), "segment_seconds": round(segment_seconds, 3),
         "refine_seconds": [round(s, 3) for s in seconds], "refine_median_seconds": round(statistics.median(seconds), 3),
@@ -80,7 +82,8 @@ def main(argv=None) -> int:
         "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2 ** 20, 1) if device.type == "cuda" else None,
         "settings": {"alternations": session.settings.alternations, "iterations": session.settings.iterations,
                      "pixels_per_step": session.settings.pixels_per_step},
-        "command": " ".join(["python", "Testing/benchmarks/benchmark_refine.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python", "Testing/benchmarks/benchmark_refine.py",
+                             *(argv if argv is not None else sys.argv[1:])]),
     }
     text = json.dumps(report, indent=2)
     print(text)

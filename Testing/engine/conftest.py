@@ -6,7 +6,6 @@ check that fine-tuning on a scribble recovers a missed region.
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -17,7 +16,8 @@ from interactiveseg.model_file import new_card
 from interactiveseg.networks import build_network, pcnet_architecture
 from interactiveseg.preprocess import prepare_input
 
-from engine_fixtures import BLOB_BOX, TINY_GRID, make_blob_volume, tiny_architecture
+from engine_fixtures import BLOB_BOX, TINY_GRID, make_blob_volume
+from tiny_models import save_tiny_model
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +32,7 @@ def blob_volume():
 
 @pytest.fixture(scope="session")
 def random_model_path(tmp_path_factory):
-    torch.manual_seed(1)
-    arch = tiny_architecture()
-    path = tmp_path_factory.mktemp("models") / "random.safetensors"
-    return save_model(path, build_network(arch), new_card(arch, TINY_GRID))
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "random.safetensors", TINY_GRID, channels=6, seed=1)
 
 
 @pytest.fixture(scope="session")

@@ -5,14 +5,15 @@ import numpy as np
 
 from interactiveseg import Volume
 from interactiveseg.geometry import Box
-from interactiveseg.networks import pcnet_architecture
+
+import tiny_models
 
 TINY_GRID = (12, 32, 32)
 BLOB_BOX = Box.from_ijk([3, 6, 2, 36, 24, 14])
 
 
 def tiny_architecture():
-    return pcnet_architecture(channels=6, compress_channels=3, classifier_channels=12)
+    return tiny_models.tiny_architecture(channels=6)
 
 
 def make_blob_volume() -> tuple:

@@ -68,8 +68,10 @@ def test_roi_file_gives_the_same_result_as_the_equivalent_box(tmp_path, random_m
     corners = (ijk @ volume.ijk_to_lps().T)[:, :3]
     roi = tmp_path / "box.mrk.json"
     roi.write_text(json.dumps(roi_document(corners.mean(0), np.abs(corners[1] - corners[0]))))
-    a = run("segment", SAMPLE_IMAGE, "--roi", roi, "--output", tmp_path / "a.nrrd", "--model", random_model_path, "--json")
-    b = run("segment", SAMPLE_IMAGE, "--box", *BOX, "--output", tmp_path / "b.nrrd", "--model", random_model_path, "--json")
+    a = run("segment", SAMPLE_IMAGE, "--roi", roi, "--output", tmp_path / "a.nrrd", "--model", random_model_path,
+            "--json")
+    b = run("segment", SAMPLE_IMAGE, "--box", *BOX, "--output", tmp_path / "b.nrrd", "--model", random_model_path,
+            "--json")
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     assert json.loads(a.stdout)["box"] == json.loads(b.stdout)["box"] == [int(v) for v in BOX]
 

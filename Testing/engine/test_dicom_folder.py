@@ -55,7 +55,8 @@ def test_dicom_folder_reads_with_geometry_and_hounsfield_units(tmp_path):
     np.testing.assert_allclose(volume.direction, np.eye(3), atol=1e-6)
     # DICOM positions are LPS; Slicer's RAS flips the first two axes
     np.testing.assert_allclose(volume.ijk_to_ras() @ [2, 3, 5, 1],
-                               [-(ORIGIN[0] + 2 * SPACING[0]), -(ORIGIN[1] + 3 * SPACING[1]), ORIGIN[2] + 5 * SPACING[2], 1],
+                               [-(ORIGIN[0] + 2 * SPACING[0]), -(ORIGIN[1] + 3 * SPACING[1]),
+                                ORIGIN[2] + 5 * SPACING[2], 1],
                                atol=1e-3)
 
 

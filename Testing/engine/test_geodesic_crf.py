@@ -1,6 +1,5 @@
 import math
 
-import numpy as np
 import torch
 
 from interactiveseg.crf import CrfParameters, crf_refine

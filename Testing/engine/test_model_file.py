@@ -5,9 +5,9 @@ import torch
 
 from interactiveseg import ModelError, load_model, save_model
 from interactiveseg.model_file import card_path, new_card
-from interactiveseg.networks import build_network, pnet_architecture
 
 from engine_fixtures import tiny_architecture
+from tiny_models import save_tiny_model, tiny_network
 
 
 def tensors_equal(a, b):
@@ -16,9 +16,8 @@ def tensors_equal(a, b):
 
 
 def test_save_and_load_round_trip(tmp_path):
-    torch.manual_seed(0)
-    network = build_network(tiny_architecture())
-    path = save_model(tmp_path / "m.safetensors", network, new_card(tiny_architecture(), (8, 16, 16)))
+    network, architecture = tiny_network(channels=6)
+    path = save_model(tmp_path / "m.safetensors", network, new_card(architecture, (8, 16, 16)))
     loaded = load_model(path)
     assert tensors_equal(loaded.network, network)
     assert loaded.dims == 3 and loaded.grid_shape == (8, 16, 16)
@@ -26,16 +25,13 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_2d_network_runs_slice_by_slice(tmp_path):
-    arch = pnet_architecture(channels=4, compress_channels=2, classifier_channels=8)
-    network = build_network(arch)
+    network, _ = tiny_network(dims=2)
     assert network(torch.zeros(3, 1, 20, 24)).shape == (3, 2, 20, 24)
 
 
 @pytest.fixture
 def saved(tmp_path):
-    torch.manual_seed(0)
-    return save_model(tmp_path / "m.safetensors", build_network(tiny_architecture()),
-                      new_card(tiny_architecture(), (8, 16, 16)))
+    return save_tiny_model(tmp_path / "m.safetensors", (8, 16, 16), channels=6)
 
 
 def test_changed_weights_fail_the_checksum(saved):

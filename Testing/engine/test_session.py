@@ -194,14 +194,9 @@ def test_fine_tuning_every_layer_runs_and_undo_restores_the_features(blob_volume
 
 
 def test_a_2d_network_segments_a_volume_slice_by_slice(tmp_path, blob_volume):
-    import torch
-    from interactiveseg import save_model
-    from interactiveseg.model_file import new_card
-    from interactiveseg.networks import build_network, pnet_architecture
+    from tiny_models import save_tiny_model
     volume, _, blob_b = blob_volume
-    torch.manual_seed(0)
-    arch = pnet_architecture(channels=4, compress_channels=2, classifier_channels=8)
-    path = save_model(tmp_path / "p.safetensors", build_network(arch), new_card(arch, (None, 24, 24)))
+    path = save_tiny_model(tmp_path / "p.safetensors", (None, 24, 24), dims=2)
     session = Session(volume, model=path, device="cpu", settings=Settings(iterations=2))
     result = session.segment(BLOB_BOX)
     assert session._grid.image.shape[0] == result.region.size[2]  # one grid slice per volume slice
@@ -238,10 +233,9 @@ def test_cancelling_a_new_box_keeps_the_previous_box_and_its_rounds(blob_session
 def test_2d_features_in_passes_equal_one_pass_and_cancel_stops_between_them():
     import torch
     from interactiveseg.finetune import SLICES_PER_PASS, compute_features
-    from interactiveseg.networks import build_network, pnet_architecture
     from interactiveseg.preprocess import as_network_batch, from_network_batch
-    torch.manual_seed(0)
-    network = build_network(pnet_architecture(channels=4, compress_channels=2, classifier_channels=8)).eval()
+    from tiny_models import tiny_network
+    network = tiny_network(dims=2)[0].eval()
     image = torch.randn(2 * SLICES_PER_PASS + 3, 20, 20)  # (k, j, i): three passes, the last one short
     with torch.no_grad():
         whole = from_network_batch(network.features(as_network_batch(image[None], 2)), 2)

@@ -1,7 +1,6 @@
 import json
 
 import numpy as np
-import pytest
 import SimpleITK as sitk
 
 from interactiveseg.evaluation.commands import evaluate_main, parse_overrides

@@ -7,7 +7,7 @@ from interactiveseg.overlap import dice
 
 def cube(shape=(12, 20, 20), lower=(3, 5, 5), size=(5, 8, 8)):
     mask = np.zeros(shape, bool)
-    mask[tuple(slice(l, l + s) for l, s in zip(lower, size))] = True
+    mask[tuple(slice(lo, lo + s) for lo, s in zip(lower, size))] = True
     return mask
 
 

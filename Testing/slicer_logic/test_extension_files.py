@@ -151,7 +151,8 @@ def test_every_ui_parameter_is_a_field_of_the_parameter_node():
 
 def test_logic_package_is_qt_free():
     """The logic runs outside Slicer's GUI (tests, web front ends): no Qt, no application."""
-    forbidden = re.compile(r"^\s*(import|from)\s+(qt|ctk|PythonQt)\b|slicer\.app\b|slicer\.modules\b|slicer\.mrmlScene\b"
+    forbidden = re.compile(r"^\s*(import|from)\s+(qt|ctk|PythonQt)\b|slicer\.app\b|slicer\.modules\b"
+                           r"|slicer\.mrmlScene\b"
                            r"|slicer\.util\.(confirm|errorDisplay|infoDisplay|warningDisplay|delayDisplay|setSliceViewerLayers)",
                            re.M)
     for path in (MODULE / "InteractiveSegLib").glob("*.py"):

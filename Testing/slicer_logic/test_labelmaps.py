@@ -79,7 +79,8 @@ def test_segmentation_under_another_transform_stays_on_the_volume_grid(scene, vo
     np.testing.assert_array_equal(read_segment(segmentation, segment, volume), mask)
     # Stored in the segmentation's own coordinates: the transform's inverse moved it there.
     stored = slicer.vtkOrientedImageData()
-    slicer.vtkSlicerSegmentationsModuleLogic.GetSegmentBinaryLabelmapRepresentation(segmentation, segment, stored, False)
+    slicer.vtkSlicerSegmentationsModuleLogic.GetSegmentBinaryLabelmapRepresentation(
+        segmentation, segment, stored, False)
     matrix = vtk.vtkMatrix4x4()
     stored.GetImageToWorldMatrix(matrix)
     stored_origin = np.array([matrix.GetElement(r, 3) for r in range(3)])

@@ -94,7 +94,7 @@ def test_roi_partly_outside_is_clipped(scene, volume):
     far = ijk_to_ras(volume) @ [15, 19, 11, 1]  # the last voxel, on the volume's corner
     box = box_from_roi(add_roi(scene, far[:3], (6, 6, 6)), volume)
     assert box.upper == (15, 19, 11)
-    assert all(l < u for l, u in zip(box.lower, box.upper))
+    assert all(lo < u for lo, u in zip(box.lower, box.upper))
 
 
 def test_bad_rois_are_refused_with_a_message(scene, volume):

@@ -22,9 +22,9 @@ def test_jittered_boxes_are_mostly_loose_and_never_inverted():
     rng = np.random.default_rng(0)
     bbox = [10, 20, 5, 29, 49, 14]
     boxes = [jittered_box(bbox, rng) for _ in range(200)]
-    assert all(all(u >= l for l, u in zip(b.lower, b.upper)) for b in boxes)
-    covers = np.mean([all(l <= t for l, t in zip(b.lower, bbox[:3])) and all(u >= t for u, t in zip(b.upper, bbox[3:]))
-                      for b in boxes])
+    assert all(all(u >= lo for lo, u in zip(b.lower, b.upper)) for b in boxes)
+    covers = np.mean([all(lo <= t for lo, t in zip(b.lower, bbox[:3]))
+                      and all(u >= t for u, t in zip(b.upper, bbox[3:])) for b in boxes])
     assert 0.2 < covers < 1.0  # usually encloses the object, sometimes cuts it a little, like a user
     sizes = np.array([b.size for b in boxes])
     assert sizes.std(axis=0).min() > 0  # boxes vary

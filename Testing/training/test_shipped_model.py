@@ -3,7 +3,6 @@
 The check case is slicerio's chest CT, a validation subject of the manifest (never
 trained on), which installs with the test requirements.
 """
-import numpy as np
 import pytest
 
 from interactiveseg.image_io import volume_from_sitk

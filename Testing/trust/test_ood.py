@@ -14,13 +14,14 @@ import torch
 from interactiveseg import Box, Session, Volume, load_model, read_volume, save_model
 from interactiveseg.demo import SAMPLE_IMAGE
 from interactiveseg.model_file import card_path, new_card
-from interactiveseg.networks import build_network, pcnet_architecture
 from interactiveseg.preprocess import prepare_input
 from interactiveseg.trust.boxes import noise_volume
 from interactiveseg.trust.evaluate import auroc
 from interactiveseg.trust.ood import (CARD_KEY, FAMILIAR, UNFAMILIAR, fit_signature, mean_entropy, score_vector,
                                       shrunk_covariance, store_signature)
 from interactiveseg.trust.spectral import band_powers, signature
+
+from tiny_models import tiny_network
 
 GRID = (10, 24, 24)
 
@@ -48,10 +49,9 @@ def synthetic_mr(like: Volume, seed: int = 0) -> Volume:
 @pytest.fixture(scope="module")
 def fitted():
     """(network, card with a CT-only signature fitted on boxes from the upper slices, CT volume)."""
-    torch.manual_seed(0)
-    arch = pcnet_architecture(channels=4, compress_channels=2, classifier_channels=8)
+    network, arch = tiny_network()
+    network.eval()
     card = new_card(arch, GRID)
-    network = build_network(arch).eval()
     ct = read_volume(SAMPLE_IMAGE)
     vectors = [signature(network, prepare_input(ct, b, card).image, 3)[0] for b in random_boxes(12, 0, (14, 34))]
     card[CARD_KEY] = fit_signature(np.array(vectors), modalities=["CT"])
@@ -85,7 +85,8 @@ def test_the_card_entry_gives_a_verdict_through_the_session_and_the_weights_stay
     session = Session(ct, model=model, device="cpu")
     session.segment(random_boxes(1, 1, (0, 14))[0])
     report = session.assess_box()
-    assert report["verdict"] in (FAMILIAR, UNFAMILIAR) and report["familiar"] == (report["score"] <= report["threshold"])
+    assert (report["verdict"] in (FAMILIAR, UNFAMILIAR)
+            and report["familiar"] == (report["score"] <= report["threshold"]))
     assert 0.0 <= report["mean_entropy"] <= 1.0 and 0.0 <= report["training_percentile"] <= 100.0
     noisy = Session(noise_volume(ct), model=model, device="cpu")
     noisy.segment(random_boxes(1, 1, (0, 14))[0])

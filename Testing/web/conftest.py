@@ -38,7 +38,7 @@ def workflow(tiny_model, engine, tmp_path):
     previous = getattr(slicer, "mrmlScene", None)
     app = SlicerApp()
     from InteractiveSegLib.logic import InteractiveSegmentationLogic
-    yield Workflow(app, model_path=str(tiny_model), settings=FAST, logic=InteractiveSegmentationLogic(app.scene, engine),
-                   keep_dir=tmp_path / "kept")
+    yield Workflow(app, model_path=str(tiny_model), settings=FAST,
+                   logic=InteractiveSegmentationLogic(app.scene, engine), keep_dir=tmp_path / "kept")
     slicer.mrmlScene = previous  # Workflow points slicer.util's helpers at its scene
     app.scene.Clear(1)

@@ -113,7 +113,8 @@ def run(args, argv) -> dict:
     output.with_suffix(".md").write_text(markdown(summary, command))
     picture = plot(summary, output.with_name("dice_per_round.png"))
     print(markdown(summary))
-    print(f"wrote {output}, {output.with_suffix('.md')}" + (f" and {picture}" if picture else " (no matplotlib: no plot)"))
+    print(f"wrote {output}, {output.with_suffix('.md')}"
+          + (f" and {picture}" if picture else " (no matplotlib: no plot)"))
     return summary
 
 

@@ -88,7 +88,8 @@ def main(argv=None) -> int:
             "model": {"path": str(model.path), "name": model.card.get("name"), "sha256": model.card.get("sha256")},
             "score": "mean Dice of the full method over correction rounds 1..R",
             "rounds": args.rounds, "min_gain": args.min_gain, "candidates": list(CANDIDATES),
-            "changed": chosen or {}, "best_score": best, "finetune_defaults": _as_card_defaults(settings) if complete else None,
+            "changed": chosen or {}, "best_score": best,
+            "finetune_defaults": _as_card_defaults(settings) if complete else None,
             "random_walker_beta": beta, "trials": trials,
         }
         Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
@@ -108,11 +109,11 @@ def main(argv=None) -> int:
         beta = max(beta_scores, key=beta_scores.get)
     result = write(True, chosen, best, beta)
     if args.write_card:
-        from ..model_file import card_path, update_card
+        from ..model_card import card_path, update_sections
         record = {k: result[k] for k in ("command", "data", "score", "rounds", "changed", "best_score",
                                           "random_walker_beta")}
-        update_card(card_path(model.path), lambda card: card.update(finetune_defaults=result["finetune_defaults"],
-                                                                    finetune_defaults_search=record))
+        update_sections(card_path(model.path), finetune_defaults=result["finetune_defaults"],
+                        finetune_defaults_search=record)
     print(json.dumps({"finetune_defaults": result["finetune_defaults"], "random_walker_beta": beta}, indent=1))
     return 0
 

@@ -12,7 +12,8 @@ import numpy as np
 from ..normalization import guess_modality, normalize
 from .seeds import FOREGROUND, SeedImage
 
-DEFAULT_BETA = 5000.0  # chosen on the development subjects from 130, 1000, 5000 (Resources/Evaluation/defaults-search.json)
+# Chosen on the development subjects from 130, 1000, 5000 (Resources/Evaluation/defaults-search.json).
+DEFAULT_BETA = 5000.0
 
 
 def warm_up() -> None:

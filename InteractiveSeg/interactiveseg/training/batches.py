@@ -48,7 +48,7 @@ class BatchMaker:
             probabilities[0] += probabilities[1]
             probabilities[1] = 0.0
         self.probabilities = probabilities
-        self.real_indices = [i for s in self.by_kind["real"].values() for l in s.values() for i in l]
+        self.real_indices = [i for s in self.by_kind["real"].values() for group in s.values() for i in group]
 
     def _pick(self, kind: str, rng: np.random.Generator) -> int:
         subjects = self.by_kind[kind]

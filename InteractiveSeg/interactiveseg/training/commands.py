@@ -111,7 +111,8 @@ def evaluate_main(argv=None) -> int:
     parser.add_argument("--write-card", action="store_true", help="store the figures in the card's metrics")
     parser.add_argument("--rows", help="write every structure's Dice to this JSON file")
     args = parser.parse_args(argv)
-    from ..model_file import card_path, load_model, update_card
+    from ..model_card import update_sections
+    from ..model_file import card_path, load_model
     import numpy as np
 
     from .evaluate_box import evaluate, limitations, summarize
@@ -141,8 +142,7 @@ def evaluate_main(argv=None) -> int:
     if args.rows:
         Path(args.rows).write_text(json.dumps(val + unseen, indent=1) + "\n")
     if args.write_card:
-        update_card(card_path(model.path), lambda card: card.update(metrics=metrics,
-                                                                    limitations=limitations(card, metrics)))
+        update_sections(card_path(model.path), metrics=metrics, limitations=limitations(model.card, metrics))
     return 0
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..image_io import read_volume
-from ..volume import Volume
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1

@@ -27,8 +27,10 @@ def tight_box(bbox_ijk) -> Box:
 def jittered_box(bbox_ijk, rng: np.random.Generator) -> Box:
     lower, upper = np.array(bbox_ijk[:3]), np.array(bbox_ijk[3:])
     size = upper - lower + 1
-    grow_low = np.round(rng.uniform(*JITTER_FRACTION, 3) * size) + rng.integers(JITTER_VOXELS[0], JITTER_VOXELS[1] + 1, 3)
-    grow_high = np.round(rng.uniform(*JITTER_FRACTION, 3) * size) + rng.integers(JITTER_VOXELS[0], JITTER_VOXELS[1] + 1, 3)
+    grow_low = (np.round(rng.uniform(*JITTER_FRACTION, 3) * size)
+                + rng.integers(JITTER_VOXELS[0], JITTER_VOXELS[1] + 1, 3))
+    grow_high = (np.round(rng.uniform(*JITTER_FRACTION, 3) * size)
+                 + rng.integers(JITTER_VOXELS[0], JITTER_VOXELS[1] + 1, 3))
     new_lower = (lower - grow_low).astype(int)
     new_upper = np.maximum((upper + grow_high).astype(int), new_lower)
     return Box(tuple(int(v) for v in new_lower), tuple(int(v) for v in new_upper))

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from ..devices import pick_device
-from ..model_file import card_path, load_model, new_card, save_model, update_card
+from ..model_card import read_card, update_sections
+from ..model_file import card_path, load_model, new_card, save_model
 from ..networks import build_network, pcnet_architecture, pnet_architecture, unet_architecture
 from .batches import BatchMaker, Mix
 from .cache import TrainingCache, build_cache
@@ -219,7 +220,7 @@ class Trainer:
             "learning_rate": c.learning_rate, "weight_decay": c.weight_decay, "seed": c.seed,
             "mix": vars(c.mix), "cache": dict(self.cache.info, samples=len(self.cache)), "init": c.init,
             "command": c.command,
-            "history_step_loss_dice": [[int(s), round(l, 4), round(d, 4)] for s, l, d in self.state["history"]],
+            "history_step_loss_dice": [[int(s), round(loss, 4), round(d, 4)] for s, loss, d in self.state["history"]],
         }
 
     # -- loop ---------------------------------------------------------------------------
@@ -286,13 +287,15 @@ class Trainer:
 
         Only the card changes: the weights, and so their checksum, stay those of the best validation.
         """
-        update_card(card_path(self.output), lambda card: card["training"].update(
+        path = card_path(self.output)
+        run_end = dict(
             stopped_by=stopped_by, run_total_steps=self.state["step"], run_total_seconds=round(self.state["seconds"]),
             run_total_samples=self.state["samples"],
             run_final_training_loss=None if final_loss is None else round(final_loss, 4),
-            run_history_step_loss_dice=[[int(s), round(l, 4), round(d, 4)] for s, l, d in self.state["history"]],
+            run_history_step_loss_dice=[[int(s), round(loss, 4), round(d, 4)] for s, loss, d in self.state["history"]],
             note="steps, seconds and history_step_loss_dice describe the shipped weights (the best validation); "
-                 "run_total_* and run_history_* describe the whole run"))
+                 "run_total_* and run_history_* describe the whole run")
+        update_sections(path, training={**read_card(path)["training"], **run_end})
 
     def _after_validation(self, loss: float) -> bool:
         """Record a validation; keep the best model; True when the plateau rule says stop."""

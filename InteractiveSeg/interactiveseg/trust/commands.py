@@ -44,7 +44,8 @@ def signature_main(argv=None) -> int:
                                                  "the model's card (key 'spectral_signature').")
     _common(parser)
     parser.add_argument("--modality", choices=("CT", "MR"), help="fit on one modality's training images only")
-    parser.add_argument("--layers", nargs="+", help="layers to summarise (default: block1 ... block5; 'input' adds the image)")
+    parser.add_argument("--layers", nargs="+",
+                        help="layers to summarise (default: block1 ... block5; 'input' adds the image)")
     parser.add_argument("--card", help="card JSON to write (default: the model's own card)")
     args = parser.parse_args(argv)
     from ..model_file import card_path
@@ -114,7 +115,8 @@ def _rows(sets, computed, entry) -> list:
     for name, items in sets.items():
         vectors, entropies = computed[name]
         for item, vector, entropy in zip(items, vectors, entropies):
-            rows.append([name, item.case, item.structure, round(score_vector(vector, entry), 3), round(float(entropy), 4)])
+            rows.append([name, item.case, item.structure, round(score_vector(vector, entry), 3),
+                         round(float(entropy), 4)])
     return rows
 
 

@@ -60,7 +60,8 @@ def summarize(rows: list) -> dict:
         chosen = [r for r in rows if role == "all" or r["role"] == role]
         if not chosen:
             continue
-        out[role] = {robot: [round(float(np.mean([r["dice"] for r in chosen if r["robot"] == robot and r["round"] == n])), 4)
+        out[role] = {robot: [round(float(np.mean([r["dice"] for r in chosen
+                                                  if r["robot"] == robot and r["round"] == n])), 4)
                              for n in sorted({r["round"] for r in chosen})] for robot in ROBOTS}
         out[role]["structures"] = len({(r["case"], r["structure"]) for r in chosen})
     return out
@@ -99,7 +100,8 @@ def main(argv=None) -> int:
             f"{robot_name} " + " ".join(f"{r['dice']:.3f}" for r in rows[-2 * (args.rounds + 1):]
                                         if r["robot"] == robot_name) for robot_name in ROBOTS),
               file=sys.stderr, flush=True)
-    report = {"command": "python -m interactiveseg.trust.guide_eval " + shlex.join(sys.argv[1:] if argv is None else argv),
+    report = {"command": "python -m interactiveseg.trust.guide_eval "
+                         + shlex.join(sys.argv[1:] if argv is None else argv),
               "model": Path(model.path).name, "mean_dice_per_round": summarize(rows),
               "seconds": round(time.time() - start, 1), "rows": rows}
     Path(args.output).write_text(json.dumps(report, indent=1) + "\n")

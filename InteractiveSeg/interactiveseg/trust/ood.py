@@ -96,5 +96,5 @@ def assess(network, card: dict, image: torch.Tensor, dims: int) -> dict | None:
 
 def store_signature(card_file, entry: dict) -> Path:
     """Write the entry into a model card JSON, leaving everything else (and the weights' checksum) as it is."""
-    from ..model_file import update_card
-    return update_card(card_file, lambda card: card.update({CARD_KEY: entry}))
+    from ..model_card import update_sections
+    return update_sections(card_file, **{CARD_KEY: entry})

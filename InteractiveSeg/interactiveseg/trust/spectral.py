@@ -4,8 +4,9 @@ Images of one modality and anatomy give feature maps with a characteristic power
 spectrum (arXiv 2004.06569); unfamiliar images shift it. For each block of the network
 the signature keeps a few numbers: the log of the power of the block's output in a few
 radial frequency bands (cycles per grid voxel), averaged over channels and, for a 2D
-network, over slices. The normalised input image can be added as one more "layer". Frequencies are per grid voxel, so the signature does not depend
-on the box's size in millimetres, only on what the network sees.
+network, over slices. The normalised input image can be added as one more "layer".
+Frequencies are per grid voxel, so the signature does not depend on the box's size in
+millimetres, only on what the network sees.
 """
 from __future__ import annotations
 
