@@ -30,9 +30,9 @@ DELEGATED = (
     ("web", "Serve the workflow in a browser on Slicer's own scene (trame-slicer).",
      "interactiveseg_web.commands", "web_main"),
     ("signature", "Store a model's spectral signature of its training data in its card.",
-     "interactiveseg.trust.commands", "signature_main"),
+     "interactiveseg.evaluation.ood_commands", "signature_main"),
     ("ood-eval", "Measure how well the spectral signature flags unfamiliar images.",
-     "interactiveseg.trust.commands", "ood_eval_main"),
+     "interactiveseg.evaluation.ood_commands", "ood_eval_main"),
     ("worker", "Serve the engine to the Slicer module or the web app (local, or over an SSH tunnel).",
      "interactiveseg.worker", "worker_main"),
 )
@@ -105,12 +105,20 @@ def _use_threads(count) -> None:
 def _add_delegated(commands, name, help_text, module, function) -> None:
     """A subcommand whose own parser lives in another module, loaded only when used."""
     p = commands.add_parser(name, help=help_text, add_help=False)
-    p.set_defaults(passes_rest=True, run=lambda args, rest: _delegate(module, function, rest))
+    p.set_defaults(passes_rest=True, run=lambda args, rest: _delegate(name, module, function, rest))
 
 
-def _delegate(module: str, function: str, argv) -> int:
+def _delegate(name: str, module: str, function: str, argv) -> int:
     import importlib
-    return getattr(importlib.import_module(module), function)(argv) or 0
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name and module.startswith(error.name):  # the command's own code, not one of its dependencies
+            raise InputError(f"'{name}' is not part of this installation: the Slicer extension ships the runtime "
+                             "engine only. Training and evaluation come with the pip package "
+                             "(pip install -e . in the repository).") from None
+        raise
+    return getattr(loaded, function)(argv) or 0
 
 
 def run_segment(args) -> int:

@@ -147,3 +147,11 @@ def test_demo_writes_segmentation_scribbles_and_picture(tmp_path, random_model_p
     assert set(np.unique(scribbles)) == {0, 1, 2}
     from PIL import Image
     assert Image.open(tmp_path / "demo.png").size[0] > 300
+
+
+def test_a_command_whose_code_is_not_installed_says_so():
+    """The Slicer extension ships the runtime engine only: `train` there must explain, not crash."""
+    from interactiveseg import InputError
+    from interactiveseg.cli import _delegate
+    with pytest.raises(InputError, match="'train' is not part of this installation"):
+        _delegate("train", "interactiveseg.not_shipped.commands", "train_main", [])

@@ -23,6 +23,8 @@ NOT_SHIPPED = (
     "interactiveseg/samples/",  # data for the command-line demo; Slicer has Sample Data
     "interactiveseg.egg-info/",  # pip's development install
     "interactiveseg_web/",  # browser front end (pip extra 'web'), not part of the Slicer module
+    "interactiveseg/training/",  # training: the pip package's, a user of the module never trains
+    "interactiveseg/evaluation/",  # robot users, baselines, reports: research, with the pip package
 )
 NOT_SHIPPED_SUFFIXES = (".md",)  # documentation lives in the repository, not in the installed module
 
@@ -158,3 +160,30 @@ def test_logic_package_is_qt_free():
     for path in (MODULE / "InteractiveSegLib").glob("*.py"):
         found = forbidden.findall(path.read_text())
         assert not found, f"{path.name} uses {found}"
+
+
+def test_the_shipped_engine_imports_only_shipped_modules():
+    """The extension ships the runtime engine only: no shipped module may need training or evaluation code."""
+    text = (MODULE / "CMakeLists.txt").read_text()
+    shipped = {name for name in cmake_list(text, "MODULE_PYTHON_SCRIPTS") if name.startswith("interactiveseg/")}
+    modules = {name[:-3].replace("/", ".").removesuffix(".__init__") for name in shipped}
+    needed = {}
+    for name in sorted(shipped):
+        package = name[:-3].replace("/", ".").rsplit(".", 1)[0] if not name.endswith("__init__.py") \
+            else name[:-12].replace("/", ".")
+        for node in ast.walk(ast.parse((MODULE / name).read_text())):  # imports inside functions count too
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                targets = [f"{base}.{node.module}" if node.module else base]
+                if not node.module:  # `from . import x`: a submodule, or a name the package itself defines
+                    targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("interactiveseg."):
+                targets = [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.startswith("interactiveseg.")]
+            else:
+                continue
+            for target in targets:
+                if target.startswith("interactiveseg") and target not in modules:
+                    needed.setdefault(name, []).append(target)
+    assert not needed, f"shipped modules import what the extension does not ship: {needed}"

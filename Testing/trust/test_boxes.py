@@ -3,8 +3,8 @@ import numpy as np
 
 from interactiveseg import Box, Volume
 from interactiveseg.normalization import guess_modality
-from interactiveseg.trust.boxes import flip_box, flipped_volume, noise_volume, windowed_volume
-from interactiveseg.trust.protocols import fit_half
+from interactiveseg.evaluation.ood_boxes import flip_box, flipped_volume, noise_volume, windowed_volume
+from interactiveseg.evaluation.ood_protocols import fit_half
 
 
 def ct_like() -> Volume:

@@ -15,8 +15,8 @@ from interactiveseg import Box, Session, Volume, load_model, read_volume, save_m
 from interactiveseg.demo import SAMPLE_IMAGE
 from interactiveseg.model_file import card_path, new_card
 from interactiveseg.preprocess import prepare_input
-from interactiveseg.trust.boxes import noise_volume
-from interactiveseg.trust.evaluate import auroc
+from interactiveseg.evaluation.ood_boxes import noise_volume
+from interactiveseg.evaluation.ood_measure import auroc
 from interactiveseg.trust.ood import (CARD_KEY, FAMILIAR, UNFAMILIAR, fit_signature, mean_entropy, score_vector,
                                       shrunk_covariance, store_signature)
 from interactiveseg.trust.spectral import band_powers, signature

@@ -6,7 +6,8 @@ import torch
 
 from interactiveseg import Box, Volume
 from interactiveseg.result import Result
-from interactiveseg.trust.regions import most_uncertain_scribble, uncertain_regions
+from interactiveseg.evaluation.guided_user import most_uncertain_scribble
+from interactiveseg.trust.regions import uncertain_regions
 from interactiveseg.uncertainty import uncertainty_map
 
 SHAPE = (6, 20, 24)  # (k, j, i)

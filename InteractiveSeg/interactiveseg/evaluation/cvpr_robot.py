@@ -25,6 +25,7 @@ from scipy import ndimage
 
 from .metrics import _common_window, _surface
 from .robot_user import RobotUser, _long_axis
+from .strokes import straight_stroke
 
 STEPS = 5  # corrections after the box
 NSD_TOLERANCE_MM = 2.0
@@ -65,20 +66,8 @@ class CvprRobot(RobotUser):
     def _stroke_through(self, region: np.ndarray, start, spacing_ij, rng: np.random.Generator) -> np.ndarray:
         """A straight stroke through `start`, inside the 2D region, along its long axis."""
         sampling = np.array((float(spacing_ij[1]), float(spacing_ij[0])))  # (j, i) mm
-        unit = float(sampling.min())
-        points = np.argwhere(region) * sampling
-        direction = _long_axis(points, rng)
-        stroke = np.zeros(region.shape, bool)
-        stroke[start] = True
-        steps = int(self.stroke_mm / 2.0 / (0.5 * unit))
-        for sign in (1.0, -1.0):
-            for step in range(1, steps + 1):
-                position = np.array(start) * sampling + sign * step * 0.5 * unit * direction
-                index = tuple(np.round(position / sampling).astype(int))
-                if not all(0 <= x < n for x, n in zip(index, region.shape)) or not region[index]:
-                    break
-                stroke[index] = True
-        return stroke
+        direction = _long_axis(np.argwhere(region) * sampling, rng)
+        return straight_stroke(region, start, direction, sampling, self.stroke_mm)
 
 
 def nsd(mask: np.ndarray, reference: np.ndarray, spacing_ijk, tolerance_mm: float = NSD_TOLERANCE_MM) -> float:

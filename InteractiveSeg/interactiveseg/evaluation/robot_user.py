@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..box import Box
+from .strokes import principal_axis, straight_stroke
 
 
 @dataclass(frozen=True)
@@ -93,18 +94,7 @@ class RobotUser:
         deep = np.argwhere(depth >= depth.max() - 1e-6)
         start = deep[rng.integers(len(deep))]
         points = np.argwhere(allowed) * np.array(sampling)
-        direction = _long_axis(points, rng)
-        stroke = np.zeros(region.shape, bool)
-        stroke[tuple(start)] = True
-        steps = int(self.stroke_mm / 2.0 / (0.5 * unit))  # half a voxel per step, each way
-        for sign in (1.0, -1.0):
-            for step in range(1, steps + 1):
-                position = start * np.array(sampling) + sign * step * 0.5 * unit * direction
-                index = tuple(np.round(position / np.array(sampling)).astype(int))
-                if not all(0 <= x < n for x, n in zip(index, region.shape)) or not allowed[index]:
-                    break  # a brush stroke does not jump over gaps
-                stroke[index] = True
-        return stroke
+        return straight_stroke(allowed, start, _long_axis(points, rng), sampling, self.stroke_mm)
 
 
 def _extent_ijk(mask: np.ndarray) -> tuple:
@@ -132,9 +122,7 @@ def _long_axis(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Unit vector along the principal axis of the points (mm), turned by up to 15 degrees."""
     if len(points) < 2:
         return np.array([0.0, 1.0])
-    centred = points - points.mean(axis=0)
-    _, vectors = np.linalg.eigh(centred.T @ centred)
-    axis = vectors[:, -1]
+    axis = principal_axis(points)
     angle = np.deg2rad(rng.uniform(-15.0, 15.0))
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     return rotation @ axis

@@ -11,8 +11,8 @@ import sys
 import numpy as np
 
 from ..preprocess import prepare_input
-from .ood import mean_entropy, score_vector
-from .spectral import LAYERS, signature
+from ..trust.ood import mean_entropy, score_vector
+from ..trust.spectral import LAYERS, signature
 
 
 def auroc(familiar, unfamiliar) -> float:

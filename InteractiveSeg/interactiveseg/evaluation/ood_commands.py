@@ -1,8 +1,8 @@
 """Command lines: `signature` (store the training data's spectral signature in a model card)
 and `ood-eval` (how well it flags unfamiliar boxes, against mean prediction entropy).
 
-    python -m interactiveseg.trust.commands signature --model MODEL.safetensors
-    python -m interactiveseg.trust.commands ood-eval --model MODEL.safetensors --output ood.json
+    python -m interactiveseg.evaluation.ood_commands signature --model MODEL.safetensors
+    python -m interactiveseg.evaluation.ood_commands ood-eval --model MODEL.safetensors --output ood.json
 """
 from __future__ import annotations
 
@@ -49,10 +49,10 @@ def signature_main(argv=None) -> int:
     parser.add_argument("--card", help="card JSON to write (default: the model's own card)")
     args = parser.parse_args(argv)
     from ..model_file import card_path
-    from .boxes import training_boxes
-    from .evaluate import box_vectors, stderr_log
-    from .ood import fit_signature, store_signature
-    from .spectral import DEFAULT_LAYERS
+    from .ood_boxes import training_boxes
+    from .ood_measure import box_vectors, stderr_log
+    from ..trust.ood import fit_signature, store_signature
+    from ..trust.spectral import DEFAULT_LAYERS
     start = time.time()
     model, loaded = _load(args)
     items = training_boxes(loaded, args.jitter, args.seed, [args.modality] if args.modality else None)
@@ -76,9 +76,9 @@ def ood_eval_main(argv=None) -> int:
     _common(parser)
     parser.add_argument("--output", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
-    from .evaluate import box_vectors, stderr_log
-    from .protocols import VARIANTS, box_sets, protocols, select_layers
-    from .spectral import DEFAULT_LAYERS
+    from .ood_measure import box_vectors, stderr_log
+    from .ood_protocols import VARIANTS, box_sets, protocols, select_layers
+    from ..trust.spectral import DEFAULT_LAYERS
     start = time.time()
     model, loaded = _load(args)
     sets = box_sets(loaded, args.jitter, args.seed)
@@ -110,7 +110,7 @@ def _command(name: str, argv) -> str:
 
 
 def _rows(sets, computed, entry) -> list:
-    from .ood import score_vector
+    from ..trust.ood import score_vector
     rows = []
     for name, items in sets.items():
         vectors, entropies = computed[name]
@@ -124,5 +124,5 @@ COMMANDS = {"signature": signature_main, "ood-eval": ood_eval_main}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: python -m interactiveseg.trust.commands {{{','.join(COMMANDS)}}} ...")
+        sys.exit(f"usage: python -m interactiveseg.evaluation.ood_commands {{{','.join(COMMANDS)}}} ...")
     sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))

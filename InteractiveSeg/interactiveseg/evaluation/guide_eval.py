@@ -5,7 +5,8 @@ evaluation's RobotUser). The guided user paints where the engine reports its mos
 uncertain region; the label there comes from the reference, as a clinician looking at
 that spot would paint what is truly there, but the place is chosen without the truth.
 
-    python -m interactiveseg.trust.guide_eval --manifest ~/.cache/interactiveseg/data --rounds 3 --output guide.json
+    python -m interactiveseg.evaluation.guide_eval --manifest ~/.cache/interactiveseg/data --rounds 3 \
+        --output guide.json
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def run_task(task, model, settings, robot, rounds: int, device: str = "cpu") -> 
     """Dice per round of both users on one structure."""
     from ..overlap import dice
     from ..session import Session
-    from .regions import most_uncertain_scribble
+    from .guided_user import most_uncertain_scribble
 
     keys = (task.case, task.value)
     box = robot.box(task.reference, *keys)
@@ -68,7 +69,7 @@ def summarize(rows: list) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m interactiveseg.trust.guide_eval",
+    parser = argparse.ArgumentParser(prog="python -m interactiveseg.evaluation.guide_eval",
                                      description="Dice per round: error-driven vs uncertainty-guided simulated user.")
     parser.add_argument("--manifest", required=True, help="training-set manifest.json or its folder")
     parser.add_argument("--subset", default="report", choices=["development", "report", "all"])
@@ -82,8 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     import torch
-    from ..evaluation.cases import manifest_tasks
-    from ..evaluation.robot_user import RobotUser
+    from .cases import manifest_tasks
+    from .robot_user import RobotUser
     from ..model_file import load_model
     from ..settings import Settings
     if args.threads:
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
             f"{robot_name} " + " ".join(f"{r['dice']:.3f}" for r in rows[-2 * (args.rounds + 1):]
                                         if r["robot"] == robot_name) for robot_name in ROBOTS),
               file=sys.stderr, flush=True)
-    report = {"command": "python -m interactiveseg.trust.guide_eval "
+    report = {"command": "python -m interactiveseg.evaluation.guide_eval "
                          + shlex.join(sys.argv[1:] if argv is None else argv),
               "model": Path(model.path).name, "mean_dice_per_round": summarize(rows),
               "seconds": round(time.time() - start, 1), "rows": rows}

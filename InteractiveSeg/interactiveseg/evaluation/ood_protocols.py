@@ -13,10 +13,10 @@ from functools import partial
 
 import numpy as np
 
-from .boxes import ALTERATIONS, altered_boxes, held_out_boxes, training_boxes, unseen_organ_boxes
-from .evaluate import compare
-from .ood import fit_signature
-from .spectral import DEFAULT_BANDS, DEFAULT_LAYERS, LAYERS
+from .ood_boxes import ALTERATIONS, altered_boxes, held_out_boxes, training_boxes, unseen_organ_boxes
+from .ood_measure import compare
+from ..trust.ood import fit_signature
+from ..trust.spectral import DEFAULT_BANDS, DEFAULT_LAYERS, LAYERS
 
 VARIANTS = {"feature maps (blocks 1-5)": DEFAULT_LAYERS, "input image only": ("input",),
             "input image + feature maps": LAYERS}
