@@ -90,3 +90,21 @@ def test_report_summarizes_per_group_and_writes_a_plot(ellipsoid, tmp_path):
     text = markdown(summary, "interactiveseg evaluate ...")
     assert "| perfect | 1.000 | 1.000 |" in text and "interactiveseg evaluate ..." in text
     assert plot(summary, tmp_path / "dice.png").stat().st_size > 1000
+
+
+def test_every_simulated_user_runs_through_the_one_runner(ellipsoid, tiny_model):
+    """The error-driven, CVPR and uncertainty-guided users share the box rule and the runner."""
+    from interactiveseg.evaluation.cvpr_robot import CvprRobot
+    from interactiveseg.evaluation.guided_user import GuidedUser
+    robot = RobotUser()
+    rows = []
+    for user in (robot, CvprRobot(), GuidedUser(robot)):
+        rows += run_tasks([task(ellipsoid)], ["full"], user, 1,
+                          method_factory=lambda name: make_method(name, model=tiny_model), log=None)
+    assert [r["user"] for r in rows] == ["error-driven"] * 2 + ["cvpr25"] * 2 + ["uncertainty-guided"] * 2
+    assert rows[0]["box"] == rows[4]["box"]  # the guided user drags the error-driven user's box
+    # This tiny model is confident everywhere: the guided user finds nothing to paint, and the mask stays.
+    assert rows[5]["stroke_voxels"] == {"foreground": 0, "background": 0} and rows[5]["dice"] == rows[4]["dice"]
+    with pytest.raises(ValueError, match="needs the engine's result"):
+        run_tasks([task(ellipsoid)], ["perfect"], GuidedUser(robot), 1,
+                  method_factory=lambda name: PerfectMethod(ellipsoid[1]), log=None)

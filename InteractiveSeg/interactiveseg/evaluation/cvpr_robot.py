@@ -19,6 +19,7 @@ DSC is at most 0.2) per step, their area under the curve over the five correctio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy import ndimage
@@ -52,7 +53,9 @@ class CvprRobot(RobotUser):
         point = tuple(int(v) for v in deepest[np.random.default_rng(self.click_seed).integers(len(deepest))])
         return point, component, bool(reference[point])
 
-    def strokes(self, mask: np.ndarray, reference: np.ndarray, spacing_ijk, *keys) -> tuple:
+    name: ClassVar[str] = "cvpr25"
+
+    def strokes(self, mask: np.ndarray, reference: np.ndarray, spacing_ijk, *keys, result=None, image=None) -> tuple:
         foreground = np.zeros(reference.shape, bool)
         background = np.zeros(reference.shape, bool)
         found = self.correction_point(np.asarray(mask, bool), np.asarray(reference, bool))

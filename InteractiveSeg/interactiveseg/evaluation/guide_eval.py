@@ -19,39 +19,23 @@ from pathlib import Path
 
 import numpy as np
 
-ROBOTS = ("error-driven", "uncertainty-guided")
+ROBOTS = ("error-driven", "uncertainty-guided")  # RobotUser.name, GuidedUser.name
 
 
 def run_task(task, model, settings, robot, rounds: int, device: str = "cpu") -> list:
-    """Dice per round of both users on one structure."""
-    from ..overlap import dice
-    from ..session import Session
-    from .guided_user import most_uncertain_scribble
+    """Dice per round of both users on one structure, the full method, through the evaluation's runner."""
+    from .guided_user import GuidedUser
+    from .methods import make_method
+    from .runner import run_task as run_user
 
-    keys = (task.case, task.value)
-    box = robot.box(task.reference, *keys)
     rows = []
-    for name in ROBOTS:
-        session = Session(task.volume, model=model, device=device, settings=settings)
-        result = session.segment(box)
-        rows.append(_row(task, name, 0, dice(result.mask, task.reference), 0))
-        for index in range(1, rounds + 1):
-            if name == "error-driven":
-                fg, bg = robot.strokes(result.mask, task.reference, task.volume.spacing, *keys, index)
-            else:
-                guided = most_uncertain_scribble(result, task.volume, task.reference)
-                empty = np.zeros(task.reference.shape, bool)
-                fg, bg = (empty, empty) if guided is None else (
-                    (guided.mask, empty) if guided.foreground else (empty, guided.mask))
-            if fg.any() or bg.any():
-                result = session.refine(foreground=fg, background=bg)
-            rows.append(_row(task, name, index, dice(result.mask, task.reference), int(fg.sum() + bg.sum())))
+    for user in (robot, GuidedUser(robot)):
+        for row in run_user(task, ["full"], user, rounds, device=device,
+                            method_factory=lambda name: make_method(name, model, settings, device)):
+            rows.append({"case": row["case"], "structure": row["structure"], "role": row["role"],
+                         "robot": user.name, "round": row["round"], "dice": row["dice"],
+                         "stroke_voxels": sum(row["stroke_voxels"].values())})
     return rows
-
-
-def _row(task, robot: str, index: int, value: float, stroke_voxels: int) -> dict:
-    return {"case": task.case, "structure": task.structure, "role": task.role, "robot": robot, "round": index,
-            "dice": round(float(value), 4), "stroke_voxels": stroke_voxels}
 
 
 def summarize(rows: list) -> dict:

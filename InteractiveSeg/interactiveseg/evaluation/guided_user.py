@@ -7,6 +7,7 @@ reference's: this user reads the ground truth, and so lives with the evaluation,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy import ndimage
@@ -54,3 +55,27 @@ def _same_label_area(same: np.ndarray, box, anchor_ji, spacing_ji, radius_mm: fl
     inside = (jj >= j0) & (jj <= j1) & (ii >= i0) & (ii <= i1)
     labels, _ = ndimage.label(same & near & inside)
     return labels == labels[anchor_ji]
+
+
+@dataclass(frozen=True)
+class GuidedUser:
+    """A simulated user (evaluation/users.py) that paints at the engine's most uncertain region.
+
+    It drags the same box as `boxes` (a RobotUser), so it starts where the error-driven user does.
+    """
+    boxes: object  # RobotUser
+    name: ClassVar[str] = "uncertainty-guided"
+
+    def box(self, reference: np.ndarray, *keys):
+        return self.boxes.box(reference, *keys)
+
+    def strokes(self, mask: np.ndarray, reference: np.ndarray, spacing_ijk, *keys, result=None,
+                image=None) -> tuple:
+        if result is None or image is None:
+            raise ValueError("the uncertainty-guided user needs the engine's result and the image: "
+                             "run it with engine methods")
+        empty = np.zeros(reference.shape, bool)
+        guided = most_uncertain_scribble(result, image, reference)
+        if guided is None:
+            return empty, empty
+        return (guided.mask, empty) if guided.foreground else (empty, guided.mask)

@@ -46,6 +46,11 @@ class EngineMethod:
         self.session = None
         self.mask = None
 
+    @property
+    def result(self):
+        """The engine's current round (what an uncertainty-guided user looks at); None before start."""
+        return self.session.result if self.session is not None else None
+
     def start(self, volume, box) -> np.ndarray:
         self.session = Session(volume, model=self.model, device=self.device, settings=self.settings)
         self.mask = self.session.segment(box).mask

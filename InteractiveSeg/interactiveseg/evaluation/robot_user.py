@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy import ndimage
@@ -52,8 +53,12 @@ class RobotUser:
             new_upper.append(min(limits[axis] - 1, upper[axis] + grow[1]))
         return Box(tuple(new_lower), tuple(new_upper))
 
-    def strokes(self, mask: np.ndarray, reference: np.ndarray, spacing_ijk, *keys) -> tuple:
-        """New (foreground, background) strokes for this round; both empty when nothing is worth fixing."""
+    name: ClassVar[str] = "error-driven"  # a simulated user (evaluation/users.py): the largest error, corrected
+
+    def strokes(self, mask: np.ndarray, reference: np.ndarray, spacing_ijk, *keys, result=None, image=None) -> tuple:
+        """New (foreground, background) strokes for this round; both empty when nothing is worth fixing.
+
+        `result` and `image` are not used: this user compares the mask with the reference only."""
         rng = self.rng("strokes", *keys)
         foreground = np.zeros(reference.shape, bool)
         background = np.zeros(reference.shape, bool)

@@ -1,4 +1,7 @@
-"""Run every method through the robot user's rounds on every structure; one row per round.
+"""Run every method through a simulated user's rounds on every structure; one row per round.
+
+A simulated user (evaluation/users.py) draws the box and each round's strokes: the
+error-driven RobotUser, the CvprRobot of the CVPR 2025 protocol, or the GuidedUser.
 
 All methods see the same box; each round the robot user corrects each method's own
 largest error by the same rule and the same random stream, so identical masks get
@@ -39,12 +42,13 @@ def run_task(task: Task, method_names, robot: RobotUser, rounds: int, method_fac
         method = factory(name)
         with measure(device) as cost:
             mask = method.start(task.volume, box)
-        rows.append(_row(task, name, 0, mask, cost, box, None, None))
+        rows.append(_row(task, name, robot.name, 0, mask, cost, box, None, None))
         for index in range(1, rounds + 1):
-            foreground, background = robot.strokes(mask, task.reference, task.volume.spacing, *keys, index)
+            foreground, background = robot.strokes(mask, task.reference, task.volume.spacing, *keys, index,
+                                                   result=getattr(method, "result", None), image=task.volume)
             with measure(device) as cost:
                 mask = method.correct(foreground, background)
-            rows.append(_row(task, name, index, mask, cost, box, foreground, background))
+            rows.append(_row(task, name, robot.name, index, mask, cost, box, foreground, background))
         if log:
             dices = " ".join(f"{r['dice']:.3f}" for r in rows if r["method"] == name)
             log(f"{task.case} {task.structure} {name}: {dices}")
@@ -59,12 +63,12 @@ def run_tasks(tasks, method_names, robot: RobotUser, rounds: int, method_factory
     return rows
 
 
-def _row(task: Task, method: str, index: int, mask, cost, box, foreground, background) -> dict:
+def _row(task: Task, method: str, user: str, index: int, mask, cost, box, foreground, background) -> dict:
     distance = hd95(mask, task.reference, task.volume.spacing)
     overlap = dice(mask, task.reference)
     return {
         "case": task.case, "structure": task.structure, "value": task.value, "role": task.role,
-        "method": method, "round": index,
+        "method": method, "user": user, "round": index,
         "dice": round(overlap, 4),
         "nsd_2mm": round(challenge_nsd(overlap, mask, task.reference, task.volume.spacing), 4),
         "hd95_mm": None if distance is None else round(distance, 2),
