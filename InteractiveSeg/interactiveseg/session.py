@@ -64,6 +64,11 @@ class Session:
     def round(self) -> int:
         return len(self._rounds) - 1
 
+    @property
+    def grid_shape(self) -> tuple | None:
+        """The network grid (k, j, i) the current box was resampled to; None before the first segment()."""
+        return tuple(self._grid.image.shape) if self._grid is not None else None
+
     def segment(self, box, progress: Progress = None, cancel: Cancel = None) -> Result:
         """Initial segmentation inside a box (a Box or six inclusive indices I0 J0 K0 I1 J1 K1)."""
         box = box if isinstance(box, Box) else Box.from_ijk(box)

@@ -75,7 +75,7 @@ def main(argv=None) -> int:
         "device": str(session.device),
         "device_name": (torch.cuda.get_device_name() if device.type == "cuda"
                         else platform.processor() or platform.machine()),
-        "torch_threads": torch.get_num_threads(), "grid_shape": list(session._grid.image.shape),
+        "torch_threads": torch.get_num_threads(), "grid_shape": list(session.grid_shape),
         "model": str(model.path), "segment_seconds": round(segment_seconds, 3),
         "refine_seconds": [round(s, 3) for s in seconds], "refine_median_seconds": round(statistics.median(seconds), 3),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
