@@ -41,6 +41,7 @@ def test_init_fine_tunes_a_model_and_keeps_its_architecture(tiny_manifest, tmp_p
     assert train_main(common + ["--output", str(second), "--steps", "1", "--init", str(first), "--lr", "0"]) == 0
     a, b = load_model(first), load_model(second)
     assert b.card["architecture"] == a.card["architecture"] and b.card["training"]["init"] == str(first)
+    assert b.card["training"]["init_sha256"] == a.card["sha256"]  # the start, even once the file is replaced
     # a zero learning rate leaves the initial weights: they came from the first model
     assert all(torch.equal(v, b.network.state_dict()[k]) for k, v in a.network.state_dict().items())
 

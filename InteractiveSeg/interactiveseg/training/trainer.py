@@ -129,6 +129,8 @@ class Trainer:
             raise ValueError(f"No training case with training structures in {config.manifest}.")
         self.val_cases = [(c, *c.load()) for c in cases if c.split == "val"]
         self.card = build_card(config)
+        # Which weights it started from, by checksum: the init file may later be replaced (a new default model).
+        self.init_sha256 = read_card(config.init)["sha256"] if config.init else None
         self.dims = self.card["architecture"]["dims"]
         torch.manual_seed(config.seed)
         self.network = build_network(self.card["architecture"]).to(self.device)
@@ -219,7 +221,7 @@ class Trainer:
             "batch": c.batch, "samples_seen": self.state["samples"], "schedule": c.schedule,
             "learning_rate": c.learning_rate, "weight_decay": c.weight_decay, "seed": c.seed,
             "mix": vars(c.mix), "cache": dict(self.cache.info, samples=len(self.cache)), "init": c.init,
-            "command": c.command,
+            "init_sha256": self.init_sha256, "command": c.command,
             "history_step_loss_dice": [[int(s), round(loss, 4), round(d, 4)] for s, loss, d in self.state["history"]],
         }
 
