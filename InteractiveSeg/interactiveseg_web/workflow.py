@@ -229,7 +229,7 @@ class Workflow:
         self.segmentation_node.CreateClosedSurfaceRepresentation()  # shows the segment in the 3D view too
         segment = self.segmentation_node.GetSegmentation().GetSegment(self.segment_id)
         if self.logic.rounds == 1 and self.segment_name == DEFAULT_SEGMENT_NAME:
-            self.segment_name = segment.GetName()  # a new segment's unique default ("Segment 2" beside "Segment")
+            self.segment_name = segment.GetName()  # a new segment's unique default name ("... 2" beside the first)
         segment.SetName(self.segment_name)
         display.style_segment(self.segmentation_node, self.segment_id, self.segment_opacity)
         self.unsaved = True
