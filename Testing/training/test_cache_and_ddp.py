@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from interactiveseg.geometry import Box
+from interactiveseg.model_card import update_sections
 from interactiveseg.model_file import load_model
 from interactiveseg.networks import build_network
 from interactiveseg.training.cache import TrainingCache, assemble, build_samples
@@ -37,11 +38,15 @@ def test_init_fine_tunes_a_model_and_keeps_its_architecture(tiny_manifest, tmp_p
     common = ["--data", str(tiny_manifest), "--grid", "16", "16", "--channels", "4", "--device", "cpu",
               "--validation-lesions", "1"]
     assert train_main(common + ["--output", str(first), "--steps", "1"]) == 0
+    update_sections(first.with_suffix(".json"), finetune_defaults={"iterations": 7})  # as the defaults search does
     second = tmp_path / "second.safetensors"
     assert train_main(common + ["--output", str(second), "--steps", "1", "--init", str(first), "--lr", "0"]) == 0
     a, b = load_model(first), load_model(second)
     assert b.card["architecture"] == a.card["architecture"] and b.card["training"]["init"] == str(first)
     assert b.card["training"]["init_sha256"] == a.card["sha256"]  # the start, even once the file is replaced
+    # measured fine-tuning defaults are inherited, saying on which weights they were searched
+    assert b.card["finetune_defaults"] == {"iterations": 7}
+    assert b.card["finetune_defaults_search"]["searched_on_sha256"] == a.card["sha256"]
     # a zero learning rate leaves the initial weights: they came from the first model
     assert all(torch.equal(v, b.network.state_dict()[k]) for k, v in a.network.state_dict().items())
 

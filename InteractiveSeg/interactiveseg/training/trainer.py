@@ -76,8 +76,15 @@ class TrainConfig:
 def build_card(config: TrainConfig) -> dict:
     if config.init:
         card = load_model(config.init).card
-        return new_card(card["architecture"], card["input"]["grid_shape"], card["input"]["margin_fraction"],
-                        card["input"]["margin_minimum"])
+        fresh = new_card(card["architecture"], card["input"]["grid_shape"], card["input"]["margin_fraction"],
+                         card["input"]["margin_minimum"])
+        if card.get("finetune_defaults"):  # inherited until searched again, and the card says whose they are
+            fresh["finetune_defaults"] = card["finetune_defaults"]
+            search = card.get("finetune_defaults_search") or {}
+            fresh["finetune_defaults_search"] = dict(
+                search, searched_on_sha256=search.get("searched_on_sha256", card["sha256"]),
+                note="searched on the weights these were fine-tuned from (init_sha256), not searched again")
+        return fresh
     grid = config.grid or (GRID_3D if config.dims == 3 else GRID_2D)
     if config.architecture == "unet":
         architecture = unet_architecture(config.dims, config.channels or 16, context_slices=config.context_slices)
