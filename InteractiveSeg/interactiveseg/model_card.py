@@ -46,8 +46,9 @@ SECTION_WRITERS = {
     "name": "new_card (training)", "architecture": "new_card (training)", "input": "new_card (training)",
     "format_version": "save_model", "sha256": "save_model",
     "training": "interactiveseg train",
-    "finetune_defaults": "interactiveseg evaluate-defaults --write-card",
-    "finetune_defaults_search": "interactiveseg evaluate-defaults --write-card",
+    # the defaults search; `train --init` inherits both from the initial model, saying whose they are
+    "finetune_defaults": "python -m interactiveseg.evaluation.defaults_search --write-card",
+    "finetune_defaults_search": "python -m interactiveseg.evaluation.defaults_search --write-card",
     "metrics": "interactiveseg evaluate-box --write-card",
     "limitations": "interactiveseg evaluate-box --write-card",
     "spectral_signature": "interactiveseg signature",

@@ -129,6 +129,8 @@ class WebController:
 
     def _do(self, action, *args) -> bool:
         done = self.workflow.act(action, *args)
+        if done and action in ("load", "load_upload"):  # a drag in a view changes the window: show its values
+            self.workflow.volume_node.GetDisplayNode().AddObserver("ModifiedEvent", self.mark_scene_changed)
         self.mark_scene_changed()
         self._sync()
         if self.workflow.busy:
