@@ -11,6 +11,7 @@ import itertools
 
 import numpy as np
 
+from slicer.util import NodeModify
 from interactiveseg import Box, InputError
 
 from .matrices import ijk_to_ras, node_to_node, to_numpy
@@ -95,19 +96,7 @@ def set_slice_range(roi_node, volume_node, first: int, last: int) -> None:
     offset[axis], offset[3] = shift, 1.0
     centre = (to_numpy(roi_node.GetObjectToNodeMatrix()) @ offset)[:3]
     radius[axis] = max(half_span / abs(k_per_mm[axis]), 1e-3)  # a one-slice box is thin, not flat
-    with _one_modification(roi_node):
+    with NodeModify(roi_node):  # one Modified event: observers redraw once
         roi_node.SetCenter(*centre)
         roi_node.SetRadiusXYZ(*radius)
 
-
-class _one_modification:
-    """Group an ROI's changes into one Modified event (observers redraw once)."""
-
-    def __init__(self, node):
-        self.node = node
-
-    def __enter__(self):
-        self.was = self.node.StartModify()
-
-    def __exit__(self, *_):
-        self.node.EndModify(self.was)
