@@ -5,7 +5,7 @@ keeps the box's previous voxels and the scribbles as they were, nothing else.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,3 +29,4 @@ class Step:
     previous: np.ndarray  # the segment's voxels in `region` before the round, (k, j, i) bool
     scribbles_before: Scribbles | None  # scribbles to show again after undo (None: leave them)
     created_node: bool = False  # the round made the segmentation node: undo removes it
+    others_before: dict = field(default_factory=dict)  # segment id -> its voxels in `region` before an overwrite

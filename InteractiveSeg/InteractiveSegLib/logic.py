@@ -25,7 +25,7 @@ from interactiveseg.model_card import default_model_path, read_card
 from interactiveseg.protocol import pack_mask
 from interactiveseg.settings import Settings
 
-from . import history, labelmaps, scribbles
+from . import editor_masking, history, labelmaps, scribbles
 from .engine_client import EngineClient, parse_address
 from .guidance import RegionCycler
 from .remote_session import RemoteSession
@@ -202,8 +202,11 @@ class InteractiveSegmentationLogic:
                 segment_id, created = self._new_segment(segmentation_node), True
             # Only the box is written: the segment's voxels in the margin around it stay as they were.
             previous = labelmaps.read_segment(segmentation_node, segment_id, job.volume_node, result.box)
-            labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.box, result.box_mask)
+            mask, others_before = self._masked_result(segmentation_node, segment_id, job.volume_node, result, previous)
+            labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.box, mask)
             wrote = True
+            for other, before in others_before.items():
+                labelmaps.write_segment_region(segmentation_node, other, job.volume_node, result.box, before & ~mask)
             if job.kind == history.SEGMENT:
                 scribbles_before = self._clear_scribbles_for_new_box(job.volume_node)
             else:
@@ -215,6 +218,9 @@ class InteractiveSegmentationLogic:
                 segmentation_node.GetSegmentation().RemoveSegment(segment_id)
             elif wrote:
                 labelmaps.write_segment_region(segmentation_node, segment_id, job.volume_node, result.box, previous)
+            if wrote:
+                for other, before in others_before.items():
+                    labelmaps.write_segment_region(segmentation_node, other, job.volume_node, result.box, before)
             self._drop_late(job)
             raise
         job.session.record(result)
@@ -227,10 +233,25 @@ class InteractiveSegmentationLogic:
         self._history.append(history.Step(
             kind=job.kind, epoch=job.epoch, volume_node=job.volume_node, segmentation_node=segmentation_node,
             segment_id=segment_id, created_segment=created, region=result.box, previous=previous,
-            scribbles_before=scribbles_before, created_node=created_node))
+            scribbles_before=scribbles_before, created_node=created_node, others_before=others_before))
         job.segmentation_node, job.segment_id = segmentation_node, segment_id
         self.update_uncertainty(result)
         return result
+
+    def _masked_result(self, segmentation_node, segment_id: str, volume_node, result, previous) -> tuple:
+        """The round's mask within the Segment Editor's editable area, and the other segments it overwrites
+        (their voxels in the box before, for undo), as the user set them in the Segment Editor."""
+        editor_node = editor_masking.user_editor_node(self.scene)
+        mask = result.box_mask
+        area = editor_masking.editable_area(editor_node, segmentation_node, volume_node, result.box, segment_id)
+        if area is not None:
+            mask = np.where(area, mask, previous)
+        others_before = {}
+        for other in editor_masking.overwritten_segments(editor_node, segmentation_node, segment_id):
+            before = labelmaps.read_segment(segmentation_node, other, volume_node, result.box)
+            if (before & mask).any():
+                others_before[other] = before
+        return mask, others_before
 
     def abandon(self, job: Job) -> None:
         """Forget a job that was cancelled or failed; a result that still arrives never reaches the scene."""
@@ -279,6 +300,9 @@ class InteractiveSegmentationLogic:
             elif segmentation.GetSegment(step.segment_id) is not None:
                 labelmaps.write_segment_region(step.segmentation_node, step.segment_id, step.volume_node,
                                                step.region, step.previous)
+            for other, before in step.others_before.items():  # what the overwrite mode took from them
+                if segmentation.GetSegment(other) is not None:
+                    labelmaps.write_segment_region(step.segmentation_node, other, step.volume_node, step.region, before)
         if step.scribbles_before is not None and self._present(self.scribble_node) and self._present(step.volume_node):
             scribbles.write_scribbles(self.scribble_node, step.volume_node, step.scribbles_before)
         current = None

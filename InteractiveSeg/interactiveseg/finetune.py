@@ -8,6 +8,8 @@ box is background for certain: it enters the CRF as hard labels and the loss wit
 The loss is `bifseg_loss` with `bifseg_weights`. By default only the classifier block
 learns, on features computed once per box, and each step sees a random sample of voxels
 (the classifier is per-voxel, so a sample gives an unbiased loss at a fraction of the cost).
+After fine-tuning, `global_update` spreads the strokes along the object with a random
+walk whose prior is the network's probability (random_walk.py); the session calls it.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .errors import Cancelled
 from .geodesic import geodesic_distance
 from .networks import SplitNetwork
 from .preprocess import from_network_batch, network_batch
+from .random_walk import edge_weights, prior_random_walk
 from .settings import Settings
 from .uncertainty import interaction_uncertain, loss_weights, network_uncertain
 
@@ -39,7 +42,7 @@ class GridState:
     spacing: tuple  # (k, j, i) mm per grid voxel
     dims: int
     outside_box: torch.Tensor | None = None  # grid voxels in the margin, outside the user's box
-    pairwise: dict = field(default_factory=dict)  # CRF kernels, by their parameters
+    pairwise: dict = field(default_factory=dict)  # CRF kernels and walk edges, by their parameters
 
     def voxel_rows(self) -> torch.Tensor:
         """The features as one (voxels, C) row per voxel, made once per feature map: picking a sample of
@@ -67,6 +70,11 @@ class GridState:
             self.pairwise[key] = crf_kernels(self.image, self.spacing, params)
         return self.pairwise[key]
 
+    def walk_edges(self, beta: float) -> list:
+        key = ("walk", beta)
+        if key not in self.pairwise:
+            self.pairwise[key] = edge_weights(self.image, self.spacing, beta)
+        return self.pairwise[key]
 
 
 def apply_classifier(network: SplitNetwork, features: torch.Tensor) -> torch.Tensor:
@@ -114,13 +122,22 @@ def compute_features(network: SplitNetwork, image: torch.Tensor, dims: int, canc
 
 def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tensor,
              background: torch.Tensor, settings: Settings, progress: Progress = None, cancel: Cancel = None) -> tuple:
-    """The CRF with scribbles as hard labels, without any learning (the "CNN + CRF" ablation)."""
+    """The CRF with scribbles as hard labels, without any learning (the CNN + CRF ablation)."""
     _check(cancel)
     refined = crf_refine(probability, state.image, foreground, background | state.known_background(foreground),
                          state.spacing, settings.crf, state.crf_kernels(settings.crf))
     if progress:
         progress(1.0, "CRF done")
     return refined, torch.zeros_like(foreground)
+
+
+def global_update(state: GridState, probability: torch.Tensor, foreground: torch.Tensor,
+                  background: torch.Tensor, settings: Settings) -> torch.Tensor:
+    """The random walker with the network's probability as prior and the strokes (and the margin
+    outside the box) as fixed labels: a stroke's label reaches what is connected to it."""
+    return prior_random_walk(probability, state.image, foreground, background | state.known_background(foreground),
+                             state.spacing, settings.walk_beta, settings.walk_gamma, settings.walk_iterations,
+                             edges=state.walk_edges(settings.walk_beta))
 
 
 def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor,

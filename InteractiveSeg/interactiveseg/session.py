@@ -21,7 +21,7 @@ import torch
 from .components import keep_object, local_changes
 from .devices import is_out_of_memory, pick_device
 from .errors import Cancelled, InputError
-from .finetune import Cancel, GridState, Progress, compute_features, crf_only, fine_tune, predict
+from .finetune import Cancel, GridState, Progress, compute_features, crf_only, fine_tune, global_update, predict
 from .box import Box
 from .model_file import LoadedModel, load_model
 from .preprocess import PreparedInput, prepare_input
@@ -117,14 +117,21 @@ class Session:
             bg = (previous.background & ~new_fg) | new_bg
         grid_fg = self._prepared.crop.mask_to_grid(fg)
         grid_bg = self._prepared.crop.mask_to_grid(bg) & ~grid_fg
-        if self.settings.fine_tune:
-            def compute():
-                return fine_tune(self._network, self._grid, predict(self._network, self._grid),
-                                 grid_fg.to(self.device), grid_bg.to(self.device), self.settings, progress, cancel)
-        else:
-            def compute():
-                return crf_only(self._grid, predict(self._network, self._grid), grid_fg.to(self.device),
-                                grid_bg.to(self.device), self.settings, progress, cancel)
+
+        def compute():
+            fg_here, bg_here = grid_fg.to(self.device), grid_bg.to(self.device)
+            # The round's first label update starts from the last result, or from the network's own map.
+            first_map = previous.grid_probability.to(self.device) if self.settings.carry_result else \
+                predict(self._network, self._grid)
+            if self.settings.fine_tune:
+                probability, interaction = fine_tune(self._network, self._grid, first_map, fg_here, bg_here,
+                                                     self.settings, progress, cancel)
+            else:
+                probability, interaction = crf_only(self._grid, first_map, fg_here, bg_here, self.settings,
+                                                    progress, cancel)
+            if self.settings.random_walk:
+                probability = global_update(self._grid, probability, fg_here, bg_here, self.settings)
+            return probability, interaction
         try:
             probability, interaction = self._with_fallback(compute)
         except BaseException:

@@ -33,6 +33,11 @@ class Settings:
     uncertainty_weights: bool = True  # False: weight 1 on every non-scribble voxel (an ablation)
     keep_connected: bool = True  # keep only the object's component(s): the largest, and those a stroke touches
     local_edits: bool = False  # True: a round changes the mask only where its strokes touch (measured worse)
+    carry_result: bool = True  # a round's label update starts from the last result, not the network's own map
+    random_walk: bool = True  # after fine-tuning, spread the strokes along the object (random_walk.py)
+    walk_beta: float = 10.0  # edge sensitivity: w = exp(-beta dI^2 / mean dI^2) between neighbours
+    walk_gamma: float = 0.01  # how firmly the network's sure voxels hold their probability
+    walk_iterations: int = 100  # conjugate-gradient iterations at most
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
 
@@ -89,6 +94,8 @@ class Settings:
             raise InputError(f"learning_rate must be positive, got {self.learning_rate}.")
         if self.finetune_scope not in ("classifier", "all"):
             raise InputError(f"finetune_scope must be 'classifier' or 'all', got {self.finetune_scope!r}.")
+        if self.walk_beta < 0 or self.walk_gamma <= 0 or self.walk_iterations < 1:
+            raise InputError("walk_beta must be >= 0, walk_gamma > 0 and walk_iterations >= 1.")
         if not 0.5 < self.crf.confidence < 1.0:
             raise InputError(f"CRF confidence must be in (0.5, 1), got {self.crf.confidence}.")
         return self

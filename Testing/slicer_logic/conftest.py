@@ -67,3 +67,47 @@ def compute():
             raise status.error
         return status.result
     return run
+
+
+# The logic tests' scene: a rotated volume, a box, a logic on the shared worker, a user's segmentation.
+# (InteractiveSegLib is imported inside: it is importable only once the path above is set.)
+
+@pytest.fixture
+def volume(scene):
+    from slicer_scene import add_volume, blob_image, rotation
+    from logic_scene import SHAPE
+    return add_volume(scene, blob_image(SHAPE), spacing=(1.0, 1.0, 2.0), origin=(-20, -20, 0),
+                      directions=rotation("S", 10), name="CT")
+
+
+@pytest.fixture
+def roi(scene, volume):
+    from slicer_scene import add_roi
+    from InteractiveSegLib.matrices import ijk_to_ras
+    center = (ijk_to_ras(volume) @ [20, 20, 10, 1])[:3]
+    return add_roi(scene, center, (16, 16, 16))
+
+
+@pytest.fixture
+def logic(scene, engine):
+    from InteractiveSegLib.logic import InteractiveSegmentationLogic
+    return InteractiveSegmentationLogic(scene, engine)
+
+
+@pytest.fixture
+def output(scene, volume):
+    """A segmentation the user already has, with a segment of their own near the box."""
+    import numpy as np
+    from interactiveseg import Box
+    from logic_scene import SHAPE
+    from InteractiveSegLib.labelmaps import write_segment_region
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "My segmentation")
+    node.CreateDefaultDisplayNodes()
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    mine = node.GetSegmentation().AddEmptySegment("mine", "Mine")
+    mask = np.zeros(SHAPE, dtype=bool)
+    mask[8:12, 15:25, 5:30] = True  # runs through the box and out of it
+    k, j, i = SHAPE
+    write_segment_region(node, mine, volume, Box((0, 0, 0), (i - 1, j - 1, k - 1)), mask)
+    node.mine_mask = mask
+    return node

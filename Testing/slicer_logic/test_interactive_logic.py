@@ -9,53 +9,12 @@ import slicer
 from interactiveseg import Cancelled, InputError, ModelError
 
 from scene_checks import scene_state
-from slicer_scene import add_roi, add_volume, blob_image, rotation
+from logic_scene import FAST, SHAPE, segment
+from slicer_scene import add_roi, add_volume
 from InteractiveSegLib.labelmaps import read_segment, write_segment_region
-from InteractiveSegLib.logic import InteractiveSegmentationLogic
 from InteractiveSegLib.matrices import ijk_to_ras
 from InteractiveSegLib.scribbles import BACKGROUND, FOREGROUND, read_scribbles
 from InteractiveSegLib.round_runner import CANCELLED, DONE, RUNNING, RoundRunner
-
-FAST = {"iterations": 2, "alternations": 1}  # keep CPU time small; quality is not tested here
-SHAPE = (20, 40, 40)
-
-
-@pytest.fixture
-def volume(scene):
-    return add_volume(scene, blob_image(SHAPE), spacing=(1.0, 1.0, 2.0), origin=(-20, -20, 0),
-                      directions=rotation("S", 10), name="CT")
-
-
-@pytest.fixture
-def roi(scene, volume):
-    center = (ijk_to_ras(volume) @ [20, 20, 10, 1])[:3]
-    return add_roi(scene, center, (16, 16, 16))
-
-
-@pytest.fixture
-def logic(scene, engine):
-    return InteractiveSegmentationLogic(scene, engine)
-
-
-@pytest.fixture
-def output(scene, volume):
-    """A segmentation the user already has, with a segment of their own near the box."""
-    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "My segmentation")
-    node.CreateDefaultDisplayNodes()
-    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
-    mine = node.GetSegmentation().AddEmptySegment("mine", "Mine")
-    mask = np.zeros(SHAPE, dtype=bool)
-    mask[8:12, 15:25, 5:30] = True  # runs through the box and out of it
-    k, j, i = SHAPE
-    from interactiveseg import Box
-    write_segment_region(node, mine, volume, Box((0, 0, 0), (i - 1, j - 1, k - 1)), mask)
-    node.mine_mask = mask
-    return node
-
-
-def segment(logic, volume, roi, output=None, segment_id="", model=None):
-    return logic.segment(volume, roi, output, segment_id, model_path=str(model), settings=FAST)
-
 
 def paint(logic, volume, foreground=(), background=()):
     """Scribbles as the Segment Editor would leave them: voxels in the scribble segmentation."""

@@ -22,11 +22,18 @@ import numpy as np
 
 # One setting per step, in order of expected influence; values bracket the current default.
 CANDIDATES = (
+    {"random_walk": False},
+    {"walk_gamma": 0.005},
+    {"walk_gamma": 0.02},
+    {"walk_beta": 3.0},
+    {"walk_beta": 30.0},
+    {"carry_result": False},
     {"learning_rate": 3e-3},
     {"learning_rate": 1e-2},
     {"omega": 10.0},
     {"iterations": 40},
     {"t0": 0.1, "t1": 0.9},
+    {"t0": 0.35, "t1": 0.65},  # a narrower uncertain band keeps more of the object's rim in the loss
     {"crf.appearance_weight": 2.0},
     {"local_edits": False},
     {"keep_connected": False},
@@ -112,6 +119,7 @@ def main(argv=None) -> int:
         from ..model_card import card_path, update_sections
         record = {k: result[k] for k in ("command", "data", "score", "rounds", "changed", "best_score",
                                           "random_walker_beta")}
+        record["searched_on_sha256"] = model.card.get("sha256")  # train --init carries it to new weights
         update_sections(card_path(model.path), finetune_defaults=result["finetune_defaults"],
                         finetune_defaults_search=record)
     print(json.dumps({"finetune_defaults": result["finetune_defaults"], "random_walker_beta": beta}, indent=1))
@@ -119,7 +127,8 @@ def main(argv=None) -> int:
 
 
 CARD_DEFAULT_KEYS = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
-                     "geodesic_intensity_weight", "keep_connected", "local_edits", "crf")  # what the card records
+                     "geodesic_intensity_weight", "keep_connected", "local_edits", "carry_result", "random_walk",
+                     "walk_beta", "walk_gamma", "crf")  # what the card records
 
 
 def _as_card_defaults(settings) -> dict:

@@ -4,8 +4,9 @@
     mask = method.start(volume, box)          # round 0: the box only
     mask = method.correct(foreground, background)  # later rounds: this round's strokes only
 
-The engine variants are the ablation the BIFSeg paper reports; the two baselines are
-what Slicer users pick today. Seed-growing baselines cannot segment from a box alone,
+The engine variants are the ablation the BIFSeg paper reports, each ending with the random
+walk as the full method does (random_walk.py), and the full method without it; the two
+baselines are what Slicer users pick today. Seed-growing baselines cannot segment from a box alone,
 so their round 0 is empty: every method gets the same number of strokes per round.
 """
 from __future__ import annotations
@@ -21,14 +22,15 @@ from .seeds import SeedImage
 
 LABELS = {
     "cnn": "CNN only",
-    "cnn_crf": "CNN + CRF",
-    "unsupervised": "Unsupervised fine-tuning",
-    "supervised_unweighted": "Fine-tuning, no uncertainty weights",
-    "full": "Full method (BIFSeg)",
+    "cnn_crf": "CNN + CRF + walk (no fine-tuning)",
+    "unsupervised": "Unsupervised fine-tuning + walk",
+    "supervised_unweighted": "Fine-tuning without uncertainty weights + walk",
+    "full_no_walk": "BIFSeg without the walk",
+    "full": "Full method (BIFSeg + random walk)",
     "growcut": "Grow from seeds (GrowCut)",
     "random_walker": "Random walker",
 }
-ENGINE_METHODS = ("cnn", "cnn_crf", "unsupervised", "supervised_unweighted", "full")
+ENGINE_METHODS = ("cnn", "cnn_crf", "unsupervised", "supervised_unweighted", "full_no_walk", "full")
 BASELINES = ("growcut", "random_walker")
 ALL_METHODS = ENGINE_METHODS + BASELINES
 
@@ -42,6 +44,8 @@ class EngineMethod:
             settings = settings.updated(fine_tune=False)
         elif name == "supervised_unweighted":
             settings = settings.updated(uncertainty_weights=False)
+        elif name == "full_no_walk":
+            settings = settings.updated(random_walk=False)
         self.settings = settings
         self.session = None
         self.mask = None
