@@ -28,6 +28,8 @@ from interactiveseg.settings import Settings  # dataclasses only: no torch, no n
 
 MINIMUM_SLICER = (5, 10)  # 5.8 bundles Python 3.9; the engine needs 3.10 or later
 POLL_MILLISECONDS = 50  # how often the GUI reads what the engine worker sent (never blocks)
+# The module's own keys (listed in the help); Ctrl+Shift keeps them clear of Slicer's single-key view shortcuts.
+SHORTCUTS = (("Ctrl+Shift+F", "foreground"), ("Ctrl+Shift+B", "background"), ("Ctrl+Shift+R", "refine"))
 
 
 class InteractiveSeg(ScriptedLoadableModule):
@@ -43,6 +45,9 @@ Draw a box around an object and press <b>Segment</b>: a CNN segments it. Paint
 spilled over, then press <b>Refine</b>: the network is fine-tuned on this image and segments
 again. <b>Undo</b> takes back a round; <b>Accept</b> keeps the result. Only the box region of the
 chosen segment is ever changed. Method: BIFSeg, Wang et al., IEEE TMI 2018.
+<p>Keyboard, while the module is shown: <b>Ctrl+Shift+F</b> foreground scribble, <b>Ctrl+Shift+B</b>
+background scribble, <b>Ctrl+Shift+R</b> refine; the Segment Editor's own keys (Escape, Space, the
+effect numbers, Ctrl+Z for a stroke) work on the scribbles.</p>
 """)
         self.parent.acknowledgementText = _("""
 Based on "Interactive Medical Image Segmentation Using Deep Learning With Image-Specific
@@ -84,6 +89,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self._runner = None  # InteractiveSegLib.round_runner.RoundRunner, made with the logic
         self._foregroundBefore = None  # the slice views' foreground layers before the uncertainty overlay
+        self._shortcuts = []
 
     # Setup ---------------------------------------------------------------------------
 
@@ -102,6 +108,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = InteractiveSegLogic()
         self.ui.modelPathLineEdit.filters = ctk.ctkPathLineEdit.Files | ctk.ctkPathLineEdit.Readable
         self._setupScribbleEditor()
+        # One set of stroke controls: the buttons follow the editor, whatever chose its effect or segment.
+        self.addObserver(self._editorNode, vtk.vtkCommand.ModifiedEvent, self.onScribbleEditorChanged)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -162,11 +170,30 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def enter(self) -> None:
         self.initializeParameterNode()
         self.scribbleEditor.setupViewObservations()
+        self.scribbleEditor.installKeyboardShortcuts()
+        for keys, action in SHORTCUTS:
+            shortcut = qt.QShortcut(qt.QKeySequence(keys), slicer.util.mainWindow())
+            shortcut.connect("activated()", lambda action=action: self.onShortcut(action))
+            self._shortcuts.append(shortcut)
 
     def exit(self) -> None:
         self.scribbleEditor.setActiveEffect(None)
+        self.scribbleEditor.uninstallKeyboardShortcuts()
         self.scribbleEditor.removeViewObservations()
+        for shortcut in self._shortcuts:
+            shortcut.disconnect("activated()")
+            shortcut.setParent(None)
+        self._shortcuts = []
         self._disconnectParameterNode()
+
+    def onShortcut(self, action: str) -> None:
+        if action == "refine":
+            if self.ui.refineButton.enabled:
+                self.onRefine()
+            return
+        button = self._scribbleButtons()[action]
+        button.checked = not button.checked  # as a click would
+        self.onScribbleTool(action)
 
     def onSceneStartClose(self, caller, event) -> None:
         if self._busy:
@@ -253,18 +280,35 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # Box and scribbles -----------------------------------------------------------------
 
     def onPlaceBox(self) -> None:
-        """A new ROI, placed by clicking in a view (one corner, then the opposite one)."""
-        roi = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode", slicer.mrmlScene.GenerateUniqueName("Box"))
-        roi.CreateDefaultDisplayNodes()
-        self._parameterNode.roi = roi
+        """Place the box by clicking in a view (one corner, then the opposite one). The panel's box is placed
+        again rather than a new one added, so the scene holds one box ("Box"), not Box, Box_1, ..."""
+        roi = self._parameterNode.roi
+        if roi is None or slicer.mrmlScene.GetNodeByID(roi.GetID()) is None:
+            name = slicer.mrmlScene.GenerateUniqueName("Box")
+            roi = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode", name)
+            roi.CreateDefaultDisplayNodes()
+            self._parameterNode.roi = roi
+        else:
+            roi.RemoveAllControlPoints()
         selection = slicer.app.applicationLogic().GetSelectionNode()
         selection.SetReferenceActivePlaceNodeClassName("vtkMRMLMarkupsROINode")
         selection.SetActivePlaceNodeID(roi.GetID())
         slicer.app.applicationLogic().GetInteractionNode().SetCurrentInteractionMode(slicer.vtkMRMLInteractionNode.Place)
 
+    def _scribbleButtons(self) -> dict:
+        return {"foreground": self.ui.foregroundButton, "background": self.ui.backgroundButton,
+                "erase": self.ui.eraseButton}
+
+    def onScribbleEditorChanged(self, caller=None, event=None) -> None:
+        """Check the button of what the embedded editor does now (Paint on a scribble segment, or Erase)."""
+        effect = self._editorNode.GetActiveEffectName()
+        segment = self._editorNode.GetSelectedSegmentID()
+        tool = "erase" if effect == "Erase" else segment if effect == "Paint" else None
+        for name, button in self._scribbleButtons().items():
+            button.checked = name == tool
+
     def onScribbleTool(self, tool: str) -> None:
-        buttons = {"foreground": self.ui.foregroundButton, "background": self.ui.backgroundButton,
-                   "erase": self.ui.eraseButton}
+        buttons = self._scribbleButtons()
         if not buttons[tool].checked:  # clicked again: stop painting
             self.scribbleEditor.setActiveEffect(None)
             return
