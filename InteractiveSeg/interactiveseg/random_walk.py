@@ -7,8 +7,8 @@ workshops 2005), the foreground probability x minimises
     sum over neighbours p, q of  w_pq (x_p - x_q)^2   +   sum over voxels p of  lambda_p (x_p - prior_p)^2
 
 with the strokes fixed (foreground 1; background strokes and the margin outside the box
-0). w_pq = exp(-beta (I_p - I_q)^2) is large between neighbours that look alike, so a
-stroke's label spreads along the object and stops at its edges. lambda_p = gamma |2 prior_p - 1|
+0). w_pq = exp(-beta (I_p - I_q)^2 / mean (I_p - I_q)^2) is large between neighbours that
+look alike, so a stroke's label spreads along the object and stops at its edges. lambda_p = gamma |2 prior_p - 1|
 holds the voxels the network is sure of and leaves its uncertain band to the walk.
 
 The minimiser solves the sparse, symmetric positive definite system (L + Lambda) x = b,
