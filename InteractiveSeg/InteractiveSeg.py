@@ -556,6 +556,8 @@ class InteractiveSegTest(ScriptedLoadableModuleTest):
         self.test_logic_round_trip()
         self.setUp()
         self.test_panel_opens()
+        self.setUp()
+        self.test_scribble_buttons_follow_the_editor_and_one_box_stays_one()
 
     def test_logic_round_trip(self):
         import tempfile
@@ -608,3 +610,23 @@ class InteractiveSegTest(ScriptedLoadableModuleTest):
         self.assertFalse(widget.ui.refineButton.enabled)
         self.assertTrue(widget.ui.advancedCollapsibleButton.collapsed)
         self.delayDisplay("Panel test passed")
+
+    def test_scribble_buttons_follow_the_editor_and_one_box_stays_one(self):
+        import numpy as np
+        slicer.util.selectModule("InteractiveSeg")
+        widget = slicer.modules.interactiveseg.widgetRepresentation().self()
+        volume = slicer.util.addVolumeFromArray(np.zeros((8, 16, 16), dtype=np.int16), name="blank")
+        widget._parameterNode.sourceVolume = volume
+        widget.onShortcut("foreground")  # Ctrl+Shift+F
+        self.assertEqual(widget._editorNode.GetActiveEffectName(), "Paint")
+        self.assertTrue(widget.ui.foregroundButton.checked and not widget.ui.backgroundButton.checked)
+        widget.scribbleEditor.setCurrentSegmentID("background")  # chosen in the editor itself
+        self.assertTrue(widget.ui.backgroundButton.checked and not widget.ui.foregroundButton.checked)
+        widget.scribbleEditor.setActiveEffect(None)
+        self.assertFalse(any(b.checked for b in widget._scribbleButtons().values()))
+        widget.onPlaceBox()
+        widget.onPlaceBox()
+        slicer.app.applicationLogic().GetInteractionNode().SetCurrentInteractionMode(
+            slicer.vtkMRMLInteractionNode.ViewTransform)
+        self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLMarkupsROINode"), 1)
+        self.delayDisplay("Scribble buttons and box test passed")
