@@ -65,15 +65,15 @@ class GridState:
         return self.outside_box & ~foreground
 
     def crf_kernels(self, params) -> list:
-        key = ("crf", params)
-        if key not in self.pairwise:
-            self.pairwise[key] = crf_kernels(self.image, self.spacing, params)
-        return self.pairwise[key]
+        return self._pairwise(("crf", params), crf_kernels, params)
 
     def walk_edges(self, beta: float) -> list:
-        key = ("walk", beta)
+        return self._pairwise(("walk", beta), edge_weights, beta)
+
+    def _pairwise(self, key, make, parameter) -> list:
+        """Neighbour weights depend on the image only: made once per box and parameter value."""
         if key not in self.pairwise:
-            self.pairwise[key] = edge_weights(self.image, self.spacing, beta)
+            self.pairwise[key] = make(self.image, self.spacing, parameter)
         return self.pairwise[key]
 
 

@@ -4,6 +4,7 @@ import pytest
 
 import slicer
 
+from InteractiveSegLib.editor_masking import segment_ids
 from InteractiveSegLib.labelmaps import read_segment
 from logic_scene import segment
 
@@ -19,9 +20,7 @@ def editor(scene):
 
 
 def new_segment_id(output):
-    segmentation = output.GetSegmentation()
-    return [segmentation.GetNthSegmentID(n) for n in range(segmentation.GetNumberOfSegments())
-            if segmentation.GetNthSegmentID(n) != "mine"][0]
+    return [i for i in segment_ids(output) if i != "mine"][0]
 
 
 def test_overwrite_all_takes_the_round_from_other_segments_and_undo_gives_it_back(
