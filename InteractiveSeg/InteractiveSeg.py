@@ -90,6 +90,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._runner = None  # InteractiveSegLib.round_runner.RoundRunner, made with the logic
         self._foregroundBefore = None  # the slice views' foreground layers before the uncertainty overlay
         self._shortcuts = []
+        self._observedBox = None  # the ROI whose placement enables Segment
 
     # Setup ---------------------------------------------------------------------------
 
@@ -108,12 +109,12 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = InteractiveSegLogic()
         self.ui.modelPathLineEdit.filters = ctk.ctkPathLineEdit.Files | ctk.ctkPathLineEdit.Readable
         self._setupScribbleEditor()
+        self._setupBoxPlacement()
         # One set of stroke controls: the buttons follow the editor, whatever chose its effect or segment.
         self.addObserver(self._editorNode, vtk.vtkCommand.ModifiedEvent, self.onScribbleEditorChanged)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        self.ui.placeBoxButton.connect("clicked()", self.onPlaceBox)
         self.ui.modelPathLineEdit.connect("currentPathChanged(QString)", self.onModelPathChanged)
         self.ui.segmentSelector.connect("currentSegmentChanged(QString)", self.onSegmentChanged)
         self.ui.foregroundButton.connect("clicked()", lambda: self.onScribbleTool("foreground"))
@@ -159,6 +160,18 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         editor.specifyGeometryButtonVisible = False
         self.ui.segmentEditorFrame.layout().addWidget(editor)
         self.scribbleEditor = editor
+
+    def _setupBoxPlacement(self) -> None:
+        """Slicer's own markups place widget, on the panel's one box: Place, then Delete to place it again."""
+        place = slicer.qSlicerMarkupsPlaceWidget()
+        place.setMRMLScene(slicer.mrmlScene)
+        place.placeMultipleMarkups = slicer.qSlicerMarkupsPlaceWidget.ForcePlaceSingleMarkup
+        place.buttonsVisible = False
+        place.placeButton().show()
+        place.deleteButton().show()
+        self.ui.boxPlaceFrame.layout().addWidget(place)
+        self.ui.roiSelector.connect("currentNodeChanged(vtkMRMLNode*)", place.setCurrentNode)
+        self.boxPlaceWidget = place
 
     def cleanup(self) -> None:
         if self._runner is not None and self._runner.busy:
@@ -214,7 +227,10 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not self._parameterNode.sourceVolume:
             self._parameterNode.sourceVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
         self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-        self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
+        self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
+        self._ensureBox()
+        self._observeBox()
+        self.boxPlaceWidget.setCurrentNode(self._parameterNode.roi)
         self.ui.modelPathLineEdit.currentPath = self._parameterNode.modelPath
         self.ui.segmentSelector.setCurrentNode(self._parameterNode.outputSegmentation)
         self.ui.segmentSelector.setCurrentSegmentID(self._parameterNode.segmentId)
@@ -224,7 +240,26 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateButtons)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
+
+    def onParameterNodeModified(self, caller=None, event=None) -> None:
+        self._ensureBox()
+        self._observeBox()
+        self.updateButtons()
+
+    def _observeBox(self) -> None:
+        """Segment waits for the box to be placed: follow its points being placed and deleted."""
+        roi = self._parameterNode.roi if self._parameterNode else None
+        if roi is self._observedBox:
+            return
+        events = (slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent,
+                  slicer.vtkMRMLMarkupsNode.PointPositionUndefinedEvent)
+        for event in events:
+            if self._observedBox is not None:
+                self.removeObserver(self._observedBox, event, self.updateButtons)
+            if roi is not None:
+                self.addObserver(roi, event, self.updateButtons)
+        self._observedBox = roi
 
     def onModelPathChanged(self, path) -> None:
         if self._parameterNode:
@@ -252,7 +287,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         core = self.logic.existingCore()
         self._hideModuleNodes(core)
         busy = self._busy
-        ready = bool(p.sourceVolume and p.roi)
+        ready = bool(p.sourceVolume and p.roi and p.roi.GetNumberOfDefinedControlPoints() > 0)
         self.ui.segmentButton.enabled = ready and not busy
         self.ui.refineButton.enabled = bool(core and core.can_refine) and not busy
         self.ui.undoButton.enabled = bool(core and core.rounds) and not busy
@@ -279,21 +314,17 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     # Box and scribbles -----------------------------------------------------------------
 
-    def onPlaceBox(self) -> None:
-        """Place the box by clicking in a view (one corner, then the opposite one). The panel's box is placed
-        again rather than a new one added, so the scene holds one box ("Box"), not Box, Box_1, ..."""
-        roi = self._parameterNode.roi
-        if roi is None or slicer.mrmlScene.GetNodeByID(roi.GetID()) is None:
-            name = slicer.mrmlScene.GenerateUniqueName("Box")
-            roi = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode", name)
-            roi.CreateDefaultDisplayNodes()
-            self._parameterNode.roi = roi
-        else:
-            roi.RemoveAllControlPoints()
-        selection = slicer.app.applicationLogic().GetSelectionNode()
-        selection.SetReferenceActivePlaceNodeClassName("vtkMRMLMarkupsROINode")
-        selection.SetActivePlaceNodeID(roi.GetID())
-        slicer.app.applicationLogic().GetInteractionNode().SetCurrentInteractionMode(slicer.vtkMRMLInteractionNode.Place)
+    def _ensureBox(self) -> None:
+        """Once there is a source volume, the panel has its one box to place (a new scene gets "Box"; a box
+        the user picked or placed before is kept). It starts empty, so the place widget's button is live."""
+        p = self._parameterNode
+        if p is None or p.sourceVolume is None:
+            return
+        if p.roi is not None and slicer.mrmlScene.GetNodeByID(p.roi.GetID()) is not None:
+            return
+        roi = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsROINode", slicer.mrmlScene.GenerateUniqueName("Box"))
+        roi.CreateDefaultDisplayNodes()
+        p.roi = roi
 
     def _scribbleButtons(self) -> dict:
         return {"foreground": self.ui.foregroundButton, "background": self.ui.backgroundButton,
@@ -624,9 +655,18 @@ class InteractiveSegTest(ScriptedLoadableModuleTest):
         self.assertTrue(widget.ui.backgroundButton.checked and not widget.ui.foregroundButton.checked)
         widget.scribbleEditor.setActiveEffect(None)
         self.assertFalse(any(b.checked for b in widget._scribbleButtons().values()))
-        widget.onPlaceBox()
-        widget.onPlaceBox()
-        slicer.app.applicationLogic().GetInteractionNode().SetCurrentInteractionMode(
-            slicer.vtkMRMLInteractionNode.ViewTransform)
+        # The source volume brought the panel its one box, and Slicer's place widget places it.
+        roi = widget._parameterNode.roi
+        self.assertIsNotNone(roi)
+        self.assertEqual(widget.boxPlaceWidget.currentNode(), roi)
+        widget.boxPlaceWidget.placeModeEnabled = True
+        interaction = slicer.app.applicationLogic().GetInteractionNode()
+        self.assertEqual(interaction.GetCurrentInteractionMode(), slicer.vtkMRMLInteractionNode.Place)
+        self.assertEqual(slicer.app.applicationLogic().GetSelectionNode().GetActivePlaceNodeID(), roi.GetID())
+        widget.boxPlaceWidget.placeModeEnabled = False
+        self.assertFalse(widget.ui.segmentButton.enabled)  # nothing placed yet
+        roi.AddControlPoint(vtk.vtkVector3d(0, 0, 0))  # as a click in a view would
+        roi.SetSize(10, 10, 10)
+        self.assertTrue(widget.ui.segmentButton.enabled)
         self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLMarkupsROINode"), 1)
         self.delayDisplay("Scribble buttons and box test passed")
