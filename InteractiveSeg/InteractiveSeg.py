@@ -43,7 +43,9 @@ class InteractiveSeg(ScriptedLoadableModule):
 Draw a box around an object and press <b>Segment</b>: a CNN segments it. Paint
 <b>foreground</b> scribbles where it missed the object and <b>background</b> scribbles where it
 spilled over, then press <b>Refine</b>: the network is fine-tuned on this image and segments
-again. <b>Undo</b> takes back a round; <b>Accept</b> keeps the result. Only the box region of the
+again. <b>Undo round</b> takes back a round (Ctrl+Z in the views takes back a stroke);
+<b>Accept</b> keeps the result, <b>Cancel</b> stops a running round and <b>Discard all rounds</b>
+puts the segment back as it was before the first. Only the box region of the
 chosen segment is ever changed. Method: BIFSeg, Wang et al., IEEE TMI 2018.
 <p>Keyboard, while the module is shown: <b>Ctrl+Shift+F</b> foreground scribble, <b>Ctrl+Shift+B</b>
 background scribble, <b>Ctrl+Shift+R</b> refine; the Segment Editor's own keys (Escape, Space, the
@@ -147,6 +149,9 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.mrmlScene.AddNode(self._editorNode)
         # Foreground and background never overlap: painting one erases the other.
         self._editorNode.SetOverwriteMode(slicer.vtkMRMLSegmentEditorNode.OverwriteAllSegments)
+        # Erase, from the panel or the editor's own button, takes both kinds of stroke (the effect's parameter
+        # "EraseAllSegments", stored on the editor node as "<effect>.<parameter>"; its default is 0).
+        self._editorNode.SetAttribute("Erase.EraseAllSegments", "1")
         editor = slicer.qMRMLSegmentEditorWidget()
         editor.setMRMLScene(slicer.mrmlScene)
         editor.setMRMLSegmentEditorNode(self._editorNode)
@@ -158,6 +163,13 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         editor.addRemoveSegmentButtonsVisible = False
         editor.maskingSectionVisible = False
         editor.specifyGeometryButtonVisible = False
+        # One set of stroke controls: the panel's buttons choose the effect and the kind of stroke, so the
+        # editor keeps only the brush options and the stroke Undo/Redo (names from qMRMLSegmentEditorWidget.ui).
+        for name in ("EffectsGroupBox", "SegmentsTableView"):
+            try:
+                slicer.util.findChild(editor, name).hide()
+            except RuntimeError:  # another Slicer's layout: both sets stay, and they stay in sync
+                logging.warning("InteractiveSeg: the Segment Editor has no %s to hide", name)
         self.ui.segmentEditorFrame.layout().addWidget(editor)
         self.scribbleEditor = editor
 
@@ -174,6 +186,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.boxPlaceWidget = place
 
     def cleanup(self) -> None:
+        if self.logic is None:  # an unsupported Slicer: setup only showed the message
+            return
         if self._runner is not None and self._runner.busy:
             self._runner.cancel()
         self._timer.stop()
@@ -181,6 +195,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.removeObservers()
 
     def enter(self) -> None:
+        if self.logic is None:
+            return
         self.initializeParameterNode()
         self.scribbleEditor.setupViewObservations()
         self.scribbleEditor.installKeyboardShortcuts()
@@ -190,6 +206,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._shortcuts.append(shortcut)
 
     def exit(self) -> None:
+        if self.logic is None:
+            return
         self.scribbleEditor.setActiveEffect(None)
         self.scribbleEditor.uninstallKeyboardShortcuts()
         self.scribbleEditor.removeViewObservations()
@@ -305,10 +323,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _hideModuleNodes(self, core) -> None:
         """The scribble segmentation and the uncertainty volume are the module's own: not offered as source or
         output."""
-        from InteractiveSegLib.scribbles import is_scribble_node
-        owned = [n for n in ((core.scribble_node, core.uncertainty_node) if core else ()) if n is not None]
-        owned += [n for n in slicer.util.getNodesByClass("vtkMRMLSegmentationNode") if is_scribble_node(n)]
-        ids = sorted({n.GetID() for n in owned})
+        from InteractiveSegLib.module_nodes import module_nodes
+        ids = sorted(n.GetID() for n in module_nodes(slicer.mrmlScene))
         for selector in (self.ui.sourceVolumeSelector, self.ui.outputSegmentationSelector):
             selector.sortFilterProxyModel().hiddenNodeIDs = ids
 
@@ -455,12 +471,14 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             with self._messages():
                 self.logic.core().discard()
                 self._say(_("All rounds were undone."))
+        self._showUncertaintyLayer()  # the overlay went with the rounds: the views get their layers back
         self.updateButtons()
 
     def onUndo(self) -> None:
         with self._messages():
             self.logic.core().undo()
             self._say(_("Last round undone."))
+        self._showUncertaintyLayer()
         self.updateButtons()
 
     def onAccept(self) -> None:
@@ -468,6 +486,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.scribbleEditor.setActiveEffect(None)
             self.logic.core().accept()
             self._say(_("Segment accepted."))
+        self._showUncertaintyLayer()
         self.updateButtons()
 
     def onExportLabelmap(self) -> None:
@@ -669,4 +688,10 @@ class InteractiveSegTest(ScriptedLoadableModuleTest):
         roi.SetSize(10, 10, 10)
         self.assertTrue(widget.ui.segmentButton.enabled)
         self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLMarkupsROINode"), 1)
+        # The panel's buttons are the only stroke controls; Erase takes both kinds of stroke.
+        for name in ("EffectsGroupBox", "SegmentsTableView"):
+            self.assertTrue(slicer.util.findChild(widget.scribbleEditor, name).isHidden())
+        widget.scribbleEditor.setActiveEffectByName("Erase")
+        self.assertEqual(widget.scribbleEditor.activeEffect().integerParameter("EraseAllSegments"), 1)
+        widget.scribbleEditor.setActiveEffect(None)
         self.delayDisplay("Scribble buttons and box test passed")

@@ -3,7 +3,9 @@
 The worker is a separate process (`python -m interactiveseg worker`; in Slicer the
 `PythonSlicer` executable), so torch never runs in the GUI's process and Slicer's GIL
 does not slow it. Polling reads only what has arrived (select with a zero timeout) and
-never blocks, so a QTimer or a server loop can call it at any rate.
+never blocks, so a QTimer or a server loop can call it at any rate. Sending never blocks
+either: a request waits in an outbox, and each poll sends what the connection takes (a
+large volume over an SSH tunnel would otherwise freeze the GUI until it is through).
 
 Local workers get a fresh random token through the environment; a remote worker (on a
 GPU machine, reached through an SSH tunnel) is given by host, port and its token.
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from itertools import count
 from pathlib import Path
 
@@ -30,6 +33,7 @@ TOKEN_VARIABLE = "INTERACTIVESEG_WORKER_TOKEN"  # the worker reads its token fro
 ENGINE_FOLDER = Path(__file__).resolve().parent.parent  # holds the interactiveseg package
 START_TIMEOUT = 60.0  # seconds for a local worker to say its port
 HANG_TIMEOUT = 180.0  # seconds without any message while a request runs: the worker is stuck
+SEND_CHUNK = 1 << 20  # bytes handed to the socket at a time
 
 
 class WorkerFailed(InteractiveSegError):
@@ -63,6 +67,7 @@ class EngineClient:
         self.log_path = None
         self._sock = None
         self._reader = FrameReader()
+        self._outbox = deque()  # memoryviews of frames not yet sent, oldest first
         self._ids = count(1)
         self._token = ""
         self.loaded_volume = None  # key of the volume the worker holds (the logic's business)
@@ -71,6 +76,11 @@ class EngineClient:
     @property
     def remote(self) -> bool:
         return self.host is not None
+
+    @property
+    def sending(self) -> int:
+        """Bytes of requests still waiting to be sent (polling sends them)."""
+        return sum(len(view) for view in self._outbox)
 
     @property
     def connected(self) -> bool:
@@ -124,6 +134,7 @@ class EngineClient:
             except OSError:
                 pass
         self._sock, self._reader = None, FrameReader()
+        self._outbox.clear()  # a half-sent frame dies with its connection
         self.loaded_volume = None  # a new worker has no volume yet
         if self.process is not None:
             if self.process.poll() is None:
@@ -147,23 +158,40 @@ class EngineClient:
         """Send a request; returns its id, which its reply carries."""
         self.ensure_started()
         request_id = next(self._ids)
-        frame = encode(dict(header or {}, op=op, id=request_id), arrays)
-        try:
-            self._sock.sendall(frame)
-        except OSError as error:
-            self.close()
-            raise WorkerFailed(f"The engine worker stopped ({error.strerror or error}).") from None
+        self._outbox.append(memoryview(encode(dict(header or {}, op=op, id=request_id), arrays)))
         self._last_heard = time.monotonic()
+        self._send()
         return request_id
 
     def cancel(self, request_id: int | None = None) -> None:
-        """Ask the worker to stop a request (default: whatever it is computing)."""
+        """Ask the worker to stop a request (default: whatever it is computing).
+
+        The message queues behind any request still being sent, so frames never interleave.
+        """
         message = {"op": "cancel"} if request_id is None else {"op": "cancel", "target": request_id}
         if self._sock is not None:
+            self._outbox.append(memoryview(encode(message)))
             try:
-                self._sock.sendall(encode(message))
-            except OSError:
-                pass
+                self._send()
+            except WorkerFailed:
+                pass  # the next poll reports the broken connection
+
+    def _send(self) -> None:
+        """Send what the connection takes now, without waiting for it to take more."""
+        try:
+            while self._outbox and select.select([], [self._sock], [], 0)[1]:
+                view = self._outbox[0]
+                sent = self._sock.send(view[:SEND_CHUNK])
+                self._last_heard = time.monotonic()  # a slow upload is not a hung worker
+                if sent == len(view):
+                    self._outbox.popleft()
+                else:
+                    self._outbox[0] = view[sent:]
+        except (BlockingIOError, socket.timeout):
+            return
+        except OSError as error:
+            self.close()
+            raise WorkerFailed(f"The engine worker connection broke ({error.strerror or error}).") from None
 
     def poll(self, busy: bool = True) -> list:
         """(header, arrays) messages that have arrived; never blocks.
@@ -173,6 +201,7 @@ class EngineClient:
         """
         if self._sock is None:
             raise WorkerFailed("The engine worker is not running.")
+        self._send()
         messages = []
         try:
             while select.select([self._sock], [], [], 0)[0]:

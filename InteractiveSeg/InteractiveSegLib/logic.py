@@ -28,6 +28,7 @@ from interactiveseg.settings import Settings
 from . import editor_masking, history, labelmaps, scribbles
 from .engine_client import EngineClient, parse_address
 from .guidance import RegionCycler
+from .module_nodes import mark_uncertainty
 from .remote_session import RemoteSession
 from .roi_box import box_from_roi
 from .volume_nodes import volume_from_node, write_region_volume
@@ -92,8 +93,10 @@ class InteractiveSegmentationLogic:
         box = box_from_roi(roi_node, volume_node).clipped(volume.shape)
         Settings.from_card(self.card(model_path), **(settings or {}))  # refuses bad values before any work
         image = volume_node.GetImageData()
+        # "" lets the worker load its own shipped model: a remote engine has no file at this computer's path.
         request = {"op": "segment", "header": {
-            "session": uuid.uuid4().hex, "box": box.as_ijk(), "model": str(self._model_path(model_path)),
+            "session": uuid.uuid4().hex, "box": box.as_ijk(),
+            "model": str(self._model_path(model_path)) if model_path else "",
             "settings": dict(settings or {}), "device": device}, "arrays": {}}
         return self._plan(Job(history.SEGMENT, self._epoch + 1, volume_node, segmentation_node, segment_id,
                               RemoteSession(self.engine, request["header"]["session"]), request, volume,
@@ -365,6 +368,7 @@ class InteractiveSegmentationLogic:
         self.uncertainty_node = write_region_volume(
             self.scene, self.uncertainty_node if existed else None, UNCERTAINTY_NAME,
             result.region_uncertainty.astype(np.float32), self._volume_node, result.region)
+        mark_uncertainty(self.uncertainty_node)  # never offered as a source volume, even after a reload
         display = self.uncertainty_node.GetDisplayNode()
         if display is not None and not existed:
             display.AutoWindowLevelOff()

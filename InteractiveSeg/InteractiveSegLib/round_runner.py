@@ -67,6 +67,10 @@ class RoundRunner:
     def cancel(self) -> None:
         if self._job is None or self.status.state == CANCELLING:
             return
+        if self.logic.engine.sending:  # still uploading: drop the connection rather than wait for the rest
+            self.logic.engine_lost()
+            self._finish_failed(Cancelled("Cancelled: nothing was changed."))
+            return
         for request_id in self._pending:  # the volume upload too, if it has not finished
             self.logic.engine.cancel(request_id)
         self._cancel_deadline = time.monotonic() + CANCEL_GRACE
@@ -93,6 +97,9 @@ class RoundRunner:
                 return self._finish_failed(error)
             if role == "round":
                 return self._finish(result_from_message(header, arrays))
+        left = self.logic.engine.sending
+        if left and self.status.state == RUNNING:
+            self.status.message = f"sending to the engine ({left / 2**20:.0f} MB left)"
         if self._cancel_deadline is not None and time.monotonic() > self._cancel_deadline:
             self.logic.engine.kill()  # it would not stop: a fresh worker serves the next round
             return self._finish_failed(WorkerFailed("The engine did not stop when cancelled and was restarted."))

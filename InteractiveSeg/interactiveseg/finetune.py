@@ -9,10 +9,12 @@ The loss is `bifseg_loss` with `bifseg_weights`. By default only the classifier 
 learns, on features computed once per box, and each step sees a random sample of voxels
 (the classifier is per-voxel, so a sample gives an unbiased loss at a fraction of the cost).
 After fine-tuning, `global_update` spreads the strokes along the object with a random
-walk whose prior is the network's probability (random_walk.py); the session calls it.
+walk whose prior is the network's probability (random_walk.py), and `native_update`
+repeats the walk at the image's own resolution; the session calls both.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -104,18 +106,22 @@ def predict(network: SplitNetwork, state: GridState, chunk: int = 1 << 20) -> to
 SLICES_PER_PASS = 16  # a 2D network sees the box this many slices at a time
 
 
-def compute_features(network: SplitNetwork, image: torch.Tensor, dims: int, cancel: Cancel = None) -> torch.Tensor:
+def compute_features(network: SplitNetwork, image: torch.Tensor, dims: int, cancel: Cancel = None,
+                     progress: Progress = None) -> torch.Tensor:
     """The network's features of the whole grid: image (k, j, i) -> features (C, k, j, i).
 
     A 2D network runs on a few slices at a time: memory stays bounded for a tall box, and
-    Cancel is honoured between passes (a 3D network is one pass).
+    Cancel is honoured and progress reported between passes (a 3D network is one pass).
     """
     batch = network_batch(network, image[None])
     parts = []
+    step = SLICES_PER_PASS if dims == 2 else batch.shape[0]
     with torch.no_grad(), mixed_precision(image.device):
-        for start in range(0, batch.shape[0], SLICES_PER_PASS if dims == 2 else batch.shape[0]):
-            _check(cancel)
-            parts.append(network.features(batch[start:start + SLICES_PER_PASS]).float())
+        for start in range(0, batch.shape[0], step):
+            check_cancel(cancel)
+            parts.append(network.features(batch[start:start + step]).float())
+            if progress is not None:
+                progress(min(1.0, (start + step) / batch.shape[0]), "computing features")
     # Contiguous once here, so the flat views predict() and voxel_rows() take need no copy.
     return from_network_batch(torch.cat(parts), dims).contiguous()
 
@@ -123,7 +129,7 @@ def compute_features(network: SplitNetwork, image: torch.Tensor, dims: int, canc
 def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tensor,
              background: torch.Tensor, settings: Settings, progress: Progress = None, cancel: Cancel = None) -> tuple:
     """The CRF with scribbles as hard labels, without any learning (the CNN + CRF ablation)."""
-    _check(cancel)
+    check_cancel(cancel)
     refined = crf_refine(probability, state.image, foreground, background | state.known_background(foreground),
                          state.spacing, settings.crf, state.crf_kernels(settings.crf))
     if progress:
@@ -138,6 +144,46 @@ def global_update(state: GridState, probability: torch.Tensor, foreground: torch
     return prior_random_walk(probability, state.image, foreground, background | state.known_background(foreground),
                              state.spacing, settings.walk_beta, settings.walk_gamma, settings.walk_iterations,
                              edges=state.walk_edges(settings.walk_beta))
+
+
+def native_update(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor, background: torch.Tensor,
+                  outside_box: torch.Tensor, spacing, grid_spacing, settings: Settings) -> torch.Tensor:
+    """The walk once more on the box's crop at the image's own resolution, from the grid's result.
+
+    The network grid is coarser than a large box's voxels, and a stroke downsampled to it
+    grows to whole grid voxels; here the strokes count voxel by voxel and the boundary
+    follows the image's own edges. `prior` is the grid result resampled to the crop, and the
+    walk starts from it, so its iterations go to the boundary rather than to the whole object.
+
+    The edge weights are per voxel (random_walk.edge_weights), so the prior's weight scales
+    with the voxel's area, (h / h_grid)^2: a stroke then reaches as many millimetres as on
+    the grid, not as many voxels (on a box smaller than the grid, a background stroke would
+    otherwise wash out the whole object).
+
+    The grid walk has already spread the strokes along the object; this one only places the
+    boundary. So it may move the grid's boundary by at most `native_band` grid voxels: voxels
+    farther from it keep the grid's label, and a stroke cannot leak along a neighbouring
+    structure that the grid walk kept out (0: no limit).
+    """
+    gamma = settings.native_gamma * (min(spacing) / min(grid_spacing)) ** 2
+    fixed_fg, fixed_bg = foreground, background | (outside_box & ~foreground)
+    if settings.native_band:
+        inside = prior > 0.5
+        radius = [max(1, math.ceil(settings.native_band * g / h - 1e-6)) for g, h in zip(grid_spacing, spacing)]
+        far = ~boundary_band(inside, radius)
+        fixed_fg = fixed_fg | (inside & far & ~background)
+        fixed_bg = fixed_bg | (~inside & far & ~fixed_fg)
+    return prior_random_walk(prior, image, fixed_fg, fixed_bg, spacing, settings.walk_beta, gamma,
+                             settings.walk_iterations)
+
+
+def boundary_band(mask: torch.Tensor, radius) -> torch.Tensor:
+    """Voxels within `radius` (voxels per axis, k, j, i) of the mask's boundary, on either side."""
+    kernel = [2 * r + 1 for r in radius]
+    as_float = mask.float()[None, None]
+    dilated = F.max_pool3d(as_float, kernel, stride=1, padding=list(radius))[0, 0] > 0.5
+    eroded = -F.max_pool3d(-as_float, kernel, stride=1, padding=list(radius))[0, 0] > 0.5
+    return dilated & ~eroded
 
 
 def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor,
@@ -158,7 +204,7 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
     interaction = torch.zeros_like(foreground)
     total = settings.alternations * settings.iterations
     for alternation in range(settings.alternations):
-        _check(cancel)
+        check_cancel(cancel)
         # Label update with the network fixed.
         labels = crf_refine(probability, state.image, foreground, background | known_background, state.spacing,
                             settings.crf, state.crf_kernels(settings.crf)) > 0.5
@@ -180,7 +226,7 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
         # Weight update with the labels fixed.
         network.train()
         for step in range(settings.iterations):
-            _check(cancel)
+            check_cancel(cancel)
             index = _sample(candidates, settings.pixels_per_step, generator, settings.finetune_scope)
             loss = bifseg_loss(_logits(network, state, index, settings.finetune_scope), targets[index], weights[index])
             optimizer.zero_grad(set_to_none=True)
@@ -253,6 +299,7 @@ def _sample(candidates: torch.Tensor, limit: int, generator: torch.Generator, sc
     return candidates[pick]
 
 
-def _check(cancel: Cancel) -> None:
+def check_cancel(cancel: Cancel) -> None:
+    """Raise Cancelled once cancel() is true: the callers' points where a round may stop."""
     if cancel is not None and cancel():
         raise Cancelled("Cancelled: the session is unchanged.")

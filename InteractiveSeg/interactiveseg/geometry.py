@@ -60,11 +60,16 @@ class Crop:
 
     def outside_on_grid(self, box: Box) -> torch.Tensor:
         """Grid voxels wholly outside `box` (in the margin): certain background, as the user's box says."""
-        inside = np.zeros(self.crop_shape, dtype=np.float32)
+        inside = (~self.outside_in_region(box)).astype(np.float32)
+        return self.to_grid(torch.from_numpy(inside)[None])[0] < 0.01
+
+    def outside_in_region(self, box: Box) -> np.ndarray:
+        """Crop voxels outside `box` (the margin), at the image's own resolution."""
+        outside = np.ones(self.crop_shape, dtype=bool)
         offset = self.region.lower
         local = Box(tuple(lo - o for lo, o in zip(box.lower, offset)), tuple(u - o for u, o in zip(box.upper, offset)))
-        inside[local.slices()] = 1.0
-        return self.to_grid(torch.from_numpy(inside)[None])[0] < 0.01
+        outside[local.slices()] = False
+        return outside
 
     def paste(self, full: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Write crop-shaped values into a copy of the full array and return it."""

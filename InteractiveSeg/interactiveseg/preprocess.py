@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .geometry import Box, Crop, make_crop
@@ -17,6 +18,8 @@ class PreparedInput:
     image: torch.Tensor  # (1, *grid_shape) normalised intensities on the network grid
     modality: str
     grid_spacing: tuple  # mm per grid voxel, (k, j, i)
+    region_image: torch.Tensor  # (k, j, i) normalised intensities of the crop at the image's own resolution
+    region_spacing: tuple  # mm per image voxel, (k, j, i)
 
 
 def prepare_input(volume: Volume, box: Box, card: dict) -> PreparedInput:
@@ -27,8 +30,10 @@ def prepare_input(volume: Volume, box: Box, card: dict) -> PreparedInput:
     modality = volume.modality if volume.modality != "auto" else guess_modality(volume.array)
     values = crop.extract(volume.array)
     normalised = normalize(values, modality, tuple(spec.get("ct_window", CT_WINDOW)))
-    image = crop.to_grid(torch.from_numpy(normalised)[None])
-    return PreparedInput(box, crop, image, modality, crop.grid_spacing(volume.spacing))
+    region_image = torch.from_numpy(np.ascontiguousarray(normalised, dtype=np.float32))
+    image = crop.to_grid(region_image[None])
+    return PreparedInput(box, crop, image, modality, crop.grid_spacing(volume.spacing), region_image,
+                         tuple(float(s) for s in reversed(volume.spacing)))
 
 
 def as_network_batch(image: torch.Tensor, dims: int, context: int = 0) -> torch.Tensor:

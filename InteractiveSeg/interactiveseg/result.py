@@ -24,6 +24,9 @@ class Result:
     seconds: float
     device: str
     warnings: list = field(default_factory=list)
+    # Foreground voxels after each step of a refine round, in order (network grid voxels; the walk at the
+    # image's resolution in crop voxels): where a round gained or lost, for diagnosing it.
+    steps: dict = field(default_factory=dict)
 
     @cached_property
     def region_mask(self) -> np.ndarray:

@@ -21,7 +21,8 @@ import torch
 from .components import keep_object, local_changes
 from .devices import is_out_of_memory, pick_device
 from .errors import Cancelled, InputError
-from .finetune import Cancel, GridState, Progress, compute_features, crf_only, fine_tune, global_update, predict
+from .finetune import (Cancel, GridState, Progress, check_cancel, compute_features, crf_only, fine_tune,
+                       global_update, native_update, predict)
 from .box import Box
 from .model_file import LoadedModel, load_model
 from .preprocess import PreparedInput, prepare_input
@@ -29,6 +30,9 @@ from .result import Result
 from .settings import Settings
 from .uncertainty import uncertainty_map
 from .volume import Volume
+
+# Above this many voxels in the box region the second walk is skipped: it would take several seconds.
+NATIVE_WALK_MAX_VOXELS = 8_000_000
 
 
 @dataclass
@@ -78,7 +82,7 @@ class Session:
         _report(progress, 0.1, "computing features")
         self._network.load_state_dict(self.model.network.state_dict())
         try:
-            grid, probability = self._with_fallback(lambda: self._first_pass(prepared, cancel))
+            grid, probability = self._with_fallback(lambda: self._first_pass(prepared, cancel, progress))
             if cancel is not None and cancel():
                 raise Cancelled("Cancelled: the session is unchanged.")
         except BaseException:
@@ -117,20 +121,28 @@ class Session:
             bg = (previous.background & ~new_fg) | new_bg
         grid_fg = self._prepared.crop.mask_to_grid(fg)
         grid_bg = self._prepared.crop.mask_to_grid(bg) & ~grid_fg
+        steps = {}
+
+        def count(step: str, probability: torch.Tensor) -> torch.Tensor:
+            steps[step] = int((probability > 0.5).sum())
+            return probability
 
         def compute():
             fg_here, bg_here = grid_fg.to(self.device), grid_bg.to(self.device)
             # The round's first label update starts from the last result, or from the network's own map.
             first_map = previous.grid_probability.to(self.device) if self.settings.carry_result else \
                 predict(self._network, self._grid)
+            count("start", first_map)
             if self.settings.fine_tune:
                 probability, interaction = fine_tune(self._network, self._grid, first_map, fg_here, bg_here,
                                                      self.settings, progress, cancel)
             else:
                 probability, interaction = crf_only(self._grid, first_map, fg_here, bg_here, self.settings,
                                                     progress, cancel)
+            count("fine-tuning" if self.settings.fine_tune else "crf", probability)
             if self.settings.random_walk:
-                probability = global_update(self._grid, probability, fg_here, bg_here, self.settings)
+                probability = count("grid walk", global_update(self._grid, probability, fg_here, bg_here,
+                                                               self.settings))
             return probability, interaction
         try:
             probability, interaction = self._with_fallback(compute)
@@ -139,10 +151,26 @@ class Session:
             raise
         inside = self._grid.inside_box()
         if self.settings.local_edits:
-            probability = local_changes(previous.grid_probability, probability, inside, grid_fg, grid_bg)
+            probability = count("local edits", local_changes(previous.grid_probability, probability, inside,
+                                                             grid_fg, grid_bg))
         if self.settings.keep_connected:
-            probability = keep_object(probability, inside, grid_fg.to(probability.device))
-        result = self._result(probability, interaction, len(self._rounds), start, notes, fg, bg)
+            probability = count("components", keep_object(probability, inside, grid_fg.to(probability.device)))
+        region = None
+        if self.settings.random_walk and self.settings.native_walk:
+            if fg.size <= NATIVE_WALK_MAX_VOXELS:
+                try:
+                    check_cancel(cancel)  # the second walk can take a second or more on a large box
+                    region = self._with_fallback(lambda: self._native_walk(probability, fg, bg))
+                    steps["native walk"] = int((region > 0.5).sum())
+                except BaseException:
+                    self._restore(previous.weights)
+                    raise
+                probability = self._prepared.crop.to_grid(region[None])[0].to(probability.device)
+            else:
+                notes.append(f"The box region holds {fg.size:,} voxels, more than the walk at the image's "
+                             f"resolution takes ({NATIVE_WALK_MAX_VOXELS:,}); the boundary is the network grid's.")
+        result = self._result(probability, interaction, len(self._rounds), start, notes, fg, bg, region)
+        result.steps = steps
         self._rounds.append(_Round(self._weights(), fg, bg, result, probability))
         return result
 
@@ -179,9 +207,11 @@ class Session:
 
     # Internals ------------------------------------------------------------------------
 
-    def _first_pass(self, prepared: PreparedInput, cancel: Cancel = None):
+    def _first_pass(self, prepared: PreparedInput, cancel: Cancel = None, progress: Progress = None):
         image = prepared.image[0].to(self.device)
-        features = compute_features(self._network, image, self.model.dims, cancel)
+        # Each pass is news for the worker's client: a long, silent Segment would look hung.
+        features = compute_features(self._network, image, self.model.dims, cancel,
+                                    lambda fraction, message: _report(progress, 0.1 + 0.8 * fraction, message))
         outside = prepared.crop.outside_on_grid(prepared.box).to(self.device)
         grid = GridState(image, features, prepared.grid_spacing, self.model.dims, outside)
         return grid, predict(self._network, grid)
@@ -235,12 +265,27 @@ class Session:
             raise InputError("Some voxels are marked both foreground and background in the same round.")
         return fg, bg, notes
 
+    def _native_walk(self, probability: torch.Tensor, foreground: np.ndarray, background: np.ndarray) -> torch.Tensor:
+        """The round's result at the image's own resolution (finetune.native_update), kept to the object."""
+        prepared, device = self._prepared, self.device
+        prior = prepared.crop.from_grid(probability[None].float().cpu())[0].clamp(0, 1).to(device)
+        fg, bg = (torch.from_numpy(np.ascontiguousarray(m)).to(device) for m in (foreground, background))
+        outside = torch.from_numpy(prepared.crop.outside_in_region(prepared.box)).to(device)
+        region = native_update(prior, prepared.region_image.to(device), fg, bg, outside, prepared.region_spacing,
+                               prepared.grid_spacing, self.settings)
+        if self.settings.keep_connected:
+            region = keep_object(region, ~outside, fg)
+        return region.cpu()
+
     def _result(self, probability: torch.Tensor, interaction: torch.Tensor, round_index: int,
-                start: float, notes: list, foreground=None, background=None) -> Result:
+                start: float, notes: list, foreground=None, background=None, region=None) -> Result:
+        """`region`: the probability at the image's resolution when the round computed it there."""
         crop = self._prepared.crop
         uncertainty = uncertainty_map(probability, self.settings.t0, self.settings.t1, interaction)
         back = crop.from_grid(torch.stack([probability, uncertainty]).float().cpu()).clamp(0, 1).numpy()
         region_probability, region_uncertainty = back[0], back[1]
+        if region is not None:
+            region_probability = region.numpy().astype(region_probability.dtype, copy=True)
         if foreground is not None:  # painted voxels are what the user said, at full resolution
             region_probability[foreground], region_uncertainty[foreground] = 1.0, 0.0
             region_probability[background], region_uncertainty[background] = 0.0, 0.0

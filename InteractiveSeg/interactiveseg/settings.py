@@ -38,6 +38,9 @@ class Settings:
     walk_beta: float = 10.0  # edge sensitivity: w = exp(-beta dI^2 / mean dI^2) between neighbours
     walk_gamma: float = 0.01  # how firmly the network's sure voxels hold their probability
     walk_iterations: int = 100  # conjugate-gradient iterations at most
+    native_walk: bool = True  # then walk again at the image's resolution (the grid can be coarser)
+    native_gamma: float = 0.1  # the prior's hold in that walk, per grid voxel's area
+    native_band: int = 0  # grid voxels that walk may move the grid's boundary by; 0: no limit
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
 
@@ -94,8 +97,10 @@ class Settings:
             raise InputError(f"learning_rate must be positive, got {self.learning_rate}.")
         if self.finetune_scope not in ("classifier", "all"):
             raise InputError(f"finetune_scope must be 'classifier' or 'all', got {self.finetune_scope!r}.")
-        if self.walk_beta < 0 or self.walk_gamma <= 0 or self.walk_iterations < 1:
-            raise InputError("walk_beta must be >= 0, walk_gamma > 0 and walk_iterations >= 1.")
+        if self.walk_beta < 0 or self.walk_gamma <= 0 or self.native_gamma <= 0 or self.walk_iterations < 1:
+            raise InputError("walk_beta must be >= 0, walk_gamma and native_gamma > 0, walk_iterations >= 1.")
+        if self.native_band < 0:
+            raise InputError(f"native_band must be >= 0 grid voxels, got {self.native_band}.")
         if not 0.5 < self.crf.confidence < 1.0:
             raise InputError(f"CRF confidence must be in (0.5, 1), got {self.crf.confidence}.")
         return self

@@ -44,6 +44,7 @@ from .protocol import FrameReader, ProtocolError, encode, unpack_mask
 
 TOKEN_VARIABLE = "INTERACTIVESEG_WORKER_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
+HELLO_TIMEOUT = 10.0  # seconds a new connection has to give its token; a silent one must not hold the worker
 
 
 def result_message(result) -> tuple:
@@ -202,10 +203,13 @@ class Connection:
         self.requests.put(None)  # the client is gone, or sent something that is not a frame
 
 
-def serve_connection(sock: socket.socket, token: str, engine: Engine) -> tuple:
+def serve_connection(sock: socket.socket, token: str, engine: Engine, hello_timeout: float = HELLO_TIMEOUT) -> tuple:
     """Answer one client until it leaves: (it gave the right token, it asked the worker to shut down)."""
     connection = Connection(sock)
-    first = connection.requests.get()
+    try:
+        first = connection.requests.get(timeout=hello_timeout)
+    except queue.Empty:
+        first = None  # connected and said nothing: the next client's turn
     if first is None:
         return False, False
     header, _ = first

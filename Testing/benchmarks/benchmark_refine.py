@@ -21,9 +21,10 @@ import time
 import numpy as np
 import torch
 
-from interactiveseg import Session, load_model, read_volume
+from interactiveseg import Session, Settings, load_model, read_volume
 from interactiveseg.demo import DEMO_BOX, DEMO_STROKES, SAMPLE_IMAGE
 from interactiveseg.devices import pick_device
+from interactiveseg.evaluation.commands import parse_overrides
 
 
 def strokes_for_round(shape, round_index):
@@ -42,6 +43,8 @@ def main(argv=None) -> int:
                         help="network grid to resample the box to (default: the model card's)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a fine-tuning setting, as `interactiveseg evaluate --set` (repeatable)")
     parser.add_argument("--output", help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -55,7 +58,8 @@ def main(argv=None) -> int:
     device = pick_device(args.device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    session = Session(volume, model=model, device=args.device)
+    settings = Settings.from_card(model.card).with_overrides(parse_overrides(args.set))
+    session = Session(volume, model=model, device=args.device, settings=settings)
     start = time.perf_counter()
     session.segment(DEMO_BOX)
     segment_seconds = time.perf_counter() - start
@@ -81,7 +85,8 @@ def main(argv=None) -> int:
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2 ** 20, 1) if device.type == "cuda" else None,
         "settings": {"alternations": session.settings.alternations, "iterations": session.settings.iterations,
-                     "pixels_per_step": session.settings.pixels_per_step},
+                     "pixels_per_step": session.settings.pixels_per_step, "native_walk": session.settings.native_walk,
+                     "overrides": parse_overrides(args.set)},
         "command": " ".join(["python", "Testing/benchmarks/benchmark_refine.py",
                              *(argv if argv is not None else sys.argv[1:])]),
     }

@@ -241,7 +241,9 @@ def test_2d_features_in_passes_equal_one_pass_and_cancel_stops_between_them():
     image = torch.randn(2 * SLICES_PER_PASS + 3, 20, 20)  # (k, j, i): three passes, the last one short
     with torch.no_grad():
         whole = from_network_batch(network.features(as_network_batch(image[None], 2)), 2)
-    torch.testing.assert_close(compute_features(network, image, 2), whole)
+    reported = []
+    torch.testing.assert_close(compute_features(network, image, 2, progress=lambda f, m: reported.append(f)), whole)
+    assert reported == [SLICES_PER_PASS / image.shape[0], 2 * SLICES_PER_PASS / image.shape[0], 1.0]  # per pass
     calls = []
     with pytest.raises(Cancelled):
         compute_features(network, image, 2, cancel=lambda: calls.append(1) or len(calls) > 1)

@@ -52,7 +52,7 @@ def test_what_the_panel_uses_before_torch_is_installed_imports_without_torch():
             "from interactiveseg.errors import InteractiveSegError\n"
             "from interactiveseg import InputError, Box, Settings\n"
             "import InteractiveSegLib.logic, InteractiveSegLib.scribbles, InteractiveSegLib.round_runner\n"
-            "import InteractiveSegLib.dependencies, InteractiveSegLib.guidance\n"
+            "import InteractiveSegLib.dependencies, InteractiveSegLib.guidance, InteractiveSegLib.module_nodes\n"
             "print('ok')\n")
     module = Path(__file__).resolve().parents[2] / "InteractiveSeg"
     done = subprocess.run([sys.executable, "-c", code], cwd=module, capture_output=True, text=True, timeout=60)

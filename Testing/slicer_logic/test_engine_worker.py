@@ -156,6 +156,74 @@ def test_a_listening_worker_serves_the_right_token_and_refuses_others(scene, vol
             process.kill()
 
 
+def test_a_connection_that_never_gives_its_token_is_dropped_after_a_while():
+    """A listening worker serves one client at a time: a silent one must not hold it."""
+    import socket
+    from interactiveseg.worker import Engine, serve_connection
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        started = time.monotonic()
+        assert serve_connection(theirs, "right-token", Engine(), hello_timeout=0.3) == (False, False)
+        assert 0.3 <= time.monotonic() - started < 2.0
+
+
+def stopped(process):
+    """A worker that takes no bytes for a while, as at the far end of a slow link (SIGSTOP; resumed after)."""
+    class Pause:
+        def __enter__(self):
+            os.kill(process.pid, signal.SIGSTOP)
+
+        def __exit__(self, *exc):
+            os.kill(process.pid, signal.SIGCONT)
+    return Pause()
+
+
+LOAD_HEADER = {"spacing": [1.0, 1.0, 1.0], "origin": [0.0, 0.0, 0.0], "direction": np.eye(3).tolist(),
+               "modality": "CT"}
+
+
+def test_a_large_request_never_blocks_and_the_polls_send_it():
+    client = EngineClient(threads=1)
+    client.ensure_started()
+    try:
+        volume = blob_image((100, 256, 256))  # 13 MB: more than the socket buffers hold
+        with stopped(client.process):
+            started = time.monotonic()
+            request_id = client.request("load_volume", LOAD_HEADER, {"volume": volume})
+            assert time.monotonic() - started < 1.0 and client.sending > 0  # sendall would wait here
+            time.sleep(0.2)
+            assert client.poll() == [] and client.sending > 0
+        deadline, replies = time.monotonic() + 30, []
+        while not replies and time.monotonic() < deadline:
+            replies = [h for h, _ in client.poll() if h.get("id") == request_id]
+            time.sleep(0.01)
+        assert replies and replies[0]["type"] == "ok" and client.sending == 0
+    finally:
+        client.close()
+
+
+def test_cancel_while_the_volume_is_still_on_its_way_to_a_remote_engine_ends_at_once(scene, roi, tiny_model):
+    process, port = start_listening_worker("right-token")
+    try:
+        large = add_volume(scene, blob_image((100, 256, 256)), name="large")
+        logic = InteractiveSegmentationLogic(scene, EngineClient(host="127.0.0.1", port=port, token="right-token"))
+        logic.engine.ensure_started()
+        runner = RoundRunner(logic)
+        with stopped(process):  # a slow link: the engine takes nothing for now
+            runner.start(logic.plan_segment(large, roi, model_path=str(tiny_model), settings=FAST))
+            assert runner.poll().state == RUNNING and "sending to the engine" in runner.status.message
+            pressed = time.monotonic()
+            runner.cancel()
+            assert runner.status.state == CANCELLED and time.monotonic() - pressed < 1.0
+        assert not logic.busy and logic.rounds == 0
+        status = runner.start_and_wait(logic.plan_segment(large, roi, model_path=str(tiny_model), settings=FAST), 120)
+        assert status.state == DONE and logic.rounds == 1  # a new connection took the volume whole
+        logic.engine.call("shutdown")
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 # Speed as the module sees it: cancel, and a main thread that holds the GIL ------------------
 
 

@@ -143,6 +143,13 @@ def test_every_widget_the_module_uses_is_in_the_ui():
     assert ui_widgets()["advancedCollapsibleButton"].find("property[@name='collapsed']/bool").text == "true"
 
 
+def test_the_panel_reads_in_workflow_order():
+    """Inputs and box, then Segment, then the scribble tools, then the refining actions."""
+    order = [w.get("name") for w in ElementTree.parse(UI_FILE).getroot().iter("widget")]
+    steps = ["roiSelector", "segmentButton", "scribblesCollapsibleButton", "refineButton"]
+    assert [order.index(name) for name in steps] == sorted(order.index(name) for name in steps)
+
+
 def test_every_ui_parameter_is_a_field_of_the_parameter_node():
     classes = {node.name: node for node in module_tree().body if isinstance(node, ast.ClassDef)}
     fields = {f.target.id for f in classes["InteractiveSegParameterNode"].body if isinstance(f, ast.AnnAssign)}
@@ -187,3 +194,10 @@ def test_the_shipped_engine_imports_only_shipped_modules():
                 if target.split(".")[0] == "interactiveseg" and target not in modules:
                     needed.setdefault(name, []).append(target)
     assert not needed, f"shipped modules import what the extension does not ship: {needed}"
+
+
+def test_the_minimum_slicer_is_the_same_in_the_module_the_extension_description_and_the_readme():
+    module = re.search(r"MINIMUM_SLICER = \((\d+), (\d+)\)", MODULE_FILE.read_text(encoding="utf-8"))
+    version = f"{module.group(1)}.{module.group(2)}"
+    assert f"Needs Slicer {version} or later" in (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
+    assert f"In Slicer ({version} or later" in (REPO / "README.md").read_text(encoding="utf-8")

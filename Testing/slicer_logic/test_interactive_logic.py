@@ -12,6 +12,7 @@ from scene_checks import scene_state
 from logic_scene import FAST, SHAPE, segment
 from slicer_scene import add_roi, add_volume
 from InteractiveSegLib.labelmaps import read_segment, write_segment_region
+from InteractiveSegLib.module_nodes import module_nodes
 from InteractiveSegLib.matrices import ijk_to_ras
 from InteractiveSegLib.scribbles import BACKGROUND, FOREGROUND, read_scribbles
 from InteractiveSegLib.round_runner import CANCELLED, DONE, RUNNING, RoundRunner
@@ -158,6 +159,7 @@ def test_new_box_clears_scribbles_and_undo_brings_them_back(scene, logic, volume
 
 
 def test_uncertainty_overlay_follows_rounds(scene, logic, volume, roi, output, tiny_model):
+    scribble_node = logic.ensure_scribble_node(volume)
     before = scene_state(scene)
     logic.show_uncertainty = True
     result = segment(logic, volume, roi, output, model=tiny_model)
@@ -166,6 +168,8 @@ def test_uncertainty_overlay_follows_rounds(scene, logic, volume, roi, output, t
     assert values.shape == tuple(reversed(result.region.size))
     np.testing.assert_allclose(values, result.region_uncertainty)
     np.testing.assert_allclose(ijk_to_ras(overlay)[:3, 3], (ijk_to_ras(volume) @ [*result.region.lower, 1])[:3])
+    owned = {n.GetID() for n in module_nodes(scene)}
+    assert owned == {overlay.GetID(), scribble_node.GetID()}  # the module's own, not the volume or the output
     logic.undo()
     assert logic.uncertainty_node is None and not scene.IsNodePresent(overlay)
     assert scene_state(scene) == before
@@ -377,3 +381,11 @@ def test_the_output_of_a_transformed_volume_is_on_its_grid(scene, logic, volume,
     assert made.GetTransformNodeID() == volume.GetTransformNodeID()
     np.testing.assert_array_equal(read_segment(made, made.GetSegmentation().GetNthSegmentID(0), volume), result.mask)
 
+
+
+def test_the_shipped_model_is_asked_for_by_name_so_a_remote_engine_loads_its_own(logic, volume, roi, tiny_model):
+    shipped = logic.plan_segment(volume, roi)
+    assert shipped.request["header"]["model"] == ""  # not this computer's path to it
+    logic.abandon(shipped)
+    chosen = logic.plan_segment(volume, roi, model_path=str(tiny_model))
+    assert chosen.request["header"]["model"] == str(tiny_model)

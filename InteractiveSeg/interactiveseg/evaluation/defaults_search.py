@@ -27,6 +27,11 @@ CANDIDATES = (
     {"walk_gamma": 0.02},
     {"walk_beta": 3.0},
     {"walk_beta": 30.0},
+    {"native_walk": False},
+    {"native_gamma": 0.02},
+    {"native_gamma": 0.5},
+    {"native_band": 1},
+    {"native_band": 2},
     {"carry_result": False},
     {"learning_rate": 3e-3},
     {"learning_rate": 1e-2},
@@ -128,7 +133,8 @@ def main(argv=None) -> int:
 
 CARD_DEFAULT_KEYS = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
                      "geodesic_intensity_weight", "keep_connected", "local_edits", "carry_result", "random_walk",
-                     "walk_beta", "walk_gamma", "crf")  # what the card records
+                     "walk_beta", "walk_gamma", "native_walk", "native_gamma", "native_band",
+                     "crf")  # what the card records
 
 
 def _as_card_defaults(settings) -> dict:

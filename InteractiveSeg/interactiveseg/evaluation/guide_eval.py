@@ -34,7 +34,8 @@ def run_task(task, model, settings, robot, rounds: int, device: str = "cpu") -> 
                             method_factory=lambda name: make_method(name, model, settings, device)):
             rows.append({"case": row["case"], "structure": row["structure"], "role": row["role"],
                          "robot": user.name, "round": row["round"], "dice": row["dice"],
-                         "stroke_voxels": sum(row["stroke_voxels"].values())})
+                         "stroke_voxels": sum(row["stroke_voxels"].values()),
+                         **({"steps": row["steps"]} if "steps" in row else {})})
     return rows
 
 
@@ -64,10 +65,13 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a fine-tuning setting, as `interactiveseg evaluate --set` (repeatable)")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     import torch
     from .cases import manifest_tasks
+    from .commands import parse_overrides
     from .robot_user import RobotUser
     from ..model_file import load_model
     from ..settings import Settings
@@ -75,7 +79,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     start = time.time()
     model = load_model(args.model)
-    settings = Settings.from_card(model.card)
+    settings = Settings.from_card(model.card).with_overrides(parse_overrides(args.set))
     robot = RobotUser(seed=args.seed)
     tasks = manifest_tasks(args.manifest, args.subset, args.per_case, min_voxels=args.min_voxels)
     rows = []

@@ -49,6 +49,9 @@ def run_task(task: Task, method_names, robot: RobotUser, rounds: int, method_fac
             with measure(device) as cost:
                 mask = method.correct(foreground, background)
             rows.append(_row(task, name, robot.name, index, mask, cost, box, foreground, background))
+            result = getattr(method, "result", None)
+            if result is not None and result.round == index and result.steps:  # voxels after each step
+                rows[-1]["steps"] = dict(result.steps)
         if log:
             dices = " ".join(f"{r['dice']:.3f}" for r in rows if r["method"] == name)
             log(f"{task.case} {task.structure} {name}: {dices}")
