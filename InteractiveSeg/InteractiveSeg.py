@@ -228,7 +228,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSceneStartClose(self, caller, event) -> None:
         if self._busy:
-            self._runner.cancel()
+            self._runner.drop()  # its worker ends with the scene: no "worker is not running" afterwards
         self._disconnectParameterNode()
         self._parameterNode = None
         self.logic.resetInteraction()

@@ -76,6 +76,13 @@ class RoundRunner:
         self._cancel_deadline = time.monotonic() + CANCEL_GRACE
         self.status = RoundStatus(CANCELLING, self.status.fraction, "cancelling", job=self._job)
 
+    def drop(self, message: str = "Cancelled: the scene was closed.") -> None:
+        """Forget the running job without a word to the engine, which is about to be closed with its scene."""
+        if self._job is not None:
+            job, self._job, self._pending = self._job, None, {}
+            self.logic.abandon(job)
+            self.status = RoundStatus(CANCELLED, 0.0, message, job=job, error=Cancelled(message))
+
     def poll(self) -> RoundStatus:
         if self._job is None:
             return self.status

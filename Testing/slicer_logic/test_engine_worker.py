@@ -242,6 +242,18 @@ def test_cancel_stops_a_long_round_within_a_second(scene, engine, volume, roi, t
     assert logic.can_refine and logic.rounds == 1  # the first round is still there to refine
 
 
+def test_a_round_dropped_as_its_scene_closes_ends_quietly(scene, engine, volume, roi, tiny_model):
+    logic = InteractiveSegmentationLogic(scene, engine)
+    logic.segment(volume, roi, model_path=str(tiny_model), settings=dict(FAST, iterations=100000))
+    paint_foreground(logic, volume, [(10, 20, 20)])
+    runner = RoundRunner(logic)
+    runner.start(logic.plan_refine())
+    runner.drop()
+    logic.engine_lost()  # the scene closes and its worker with it
+    status = runner.poll()
+    assert status.state == CANCELLED and "scene was closed" in status.message and not logic.busy
+
+
 def hold_the_gil(seconds: float) -> None:
     """Block in C code *without* releasing the GIL, as Slicer's idle main thread does.
 
