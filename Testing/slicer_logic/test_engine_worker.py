@@ -227,12 +227,18 @@ def test_cancel_while_the_volume_is_still_on_its_way_to_a_remote_engine_ends_at_
 # Speed as the module sees it: cancel, and a main thread that holds the GIL ------------------
 
 
-def test_cancel_stops_a_long_round_within_a_second(scene, engine, volume, roi, tiny_model):
+def start_a_long_refine(scene, engine, volume, roi, tiny_model) -> tuple:
+    """(logic, runner) with a refine round running that would take minutes."""
     logic = InteractiveSegmentationLogic(scene, engine)
     logic.segment(volume, roi, model_path=str(tiny_model), settings=dict(FAST, iterations=100000))
     paint_foreground(logic, volume, [(10, 20, 20)])
     runner = RoundRunner(logic)
     runner.start(logic.plan_refine())
+    return logic, runner
+
+
+def test_cancel_stops_a_long_round_within_a_second(scene, engine, volume, roi, tiny_model):
+    logic, runner = start_a_long_refine(scene, engine, volume, roi, tiny_model)
     while runner.poll().state == RUNNING and not runner.status.message.startswith("fine-tuning"):
         time.sleep(0.01)
     pressed = time.monotonic()
@@ -243,11 +249,7 @@ def test_cancel_stops_a_long_round_within_a_second(scene, engine, volume, roi, t
 
 
 def test_a_round_dropped_as_its_scene_closes_ends_quietly(scene, engine, volume, roi, tiny_model):
-    logic = InteractiveSegmentationLogic(scene, engine)
-    logic.segment(volume, roi, model_path=str(tiny_model), settings=dict(FAST, iterations=100000))
-    paint_foreground(logic, volume, [(10, 20, 20)])
-    runner = RoundRunner(logic)
-    runner.start(logic.plan_refine())
+    logic, runner = start_a_long_refine(scene, engine, volume, roi, tiny_model)
     runner.drop()
     logic.engine_lost()  # the scene closes and its worker with it
     status = runner.poll()
