@@ -391,7 +391,8 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSegment(self) -> None:
         p = self._parameterNode
         with self._messages():
-            self.logic.ensureEngine()
+            if not p.engineAddress.strip():  # a remote engine has its own torch: this computer needs none
+                self.logic.ensureEngine()
             core = self.logic.core()
             core.use_engine(p.engineAddress, self.ui.engineTokenLineEdit.text)
             core.scribble_node = p.scribbles

@@ -24,22 +24,9 @@ sys.path.insert(0, str(REPO / "InteractiveSeg"))  # InteractiveSegLib, as Slicer
 @pytest.fixture
 def scene():
     """A fresh scene with the module logics Slicer registers before any segment is created."""
-    scene = slicer.vtkMRMLScene()
-    app = slicer.vtkSlicerApplicationLogic()
-    app.SetMRMLScene(scene)
-    colors = app.GetColorLogic()
-    colors.SetMRMLScene(scene)
-    colors.AddDefaultColorNodes()
-    app.SetModuleLogic("Colors", colors)
-    logics = {"Volumes": slicer.vtkSlicerVolumesLogic(), "Segmentations": slicer.vtkSlicerSegmentationsModuleLogic(),
-              "Markups": slicer.vtkSlicerMarkupsLogic()}
-    for name, logic in logics.items():
-        logic.SetMRMLScene(scene)
-        logic.SetMRMLApplicationLogic(app)
-        app.SetModuleLogic(name, logic)
+    from slicer_scene import new_scene
     previous = getattr(slicer, "mrmlScene", None)
-    slicer.mrmlScene = scene  # for the slicer.util array helpers
-    scene.keep_alive = (app, logics)  # VTK objects die with their last Python reference
+    scene = new_scene()
     yield scene
     slicer.mrmlScene = previous
     scene.Clear(1)

@@ -4,6 +4,27 @@ import numpy as np
 import slicer
 
 
+def new_scene():
+    """A scene with the module logics Slicer registers before any segment is created; it becomes
+    slicer.mrmlScene (for the slicer.util array helpers)."""
+    scene = slicer.vtkMRMLScene()
+    app = slicer.vtkSlicerApplicationLogic()
+    app.SetMRMLScene(scene)
+    colors = app.GetColorLogic()
+    colors.SetMRMLScene(scene)
+    colors.AddDefaultColorNodes()
+    app.SetModuleLogic("Colors", colors)
+    logics = {"Volumes": slicer.vtkSlicerVolumesLogic(), "Segmentations": slicer.vtkSlicerSegmentationsModuleLogic(),
+              "Markups": slicer.vtkSlicerMarkupsLogic()}
+    for name, logic in logics.items():
+        logic.SetMRMLScene(scene)
+        logic.SetMRMLApplicationLogic(app)
+        app.SetModuleLogic(name, logic)
+    slicer.mrmlScene = scene
+    scene.keep_alive = (app, logics)  # VTK objects die with their last Python reference
+    return scene
+
+
 def rotation(axis: str, degrees: float) -> np.ndarray:
     """3x3 rotation about a RAS axis ("R", "A" or "S")."""
     c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))

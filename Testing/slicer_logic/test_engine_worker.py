@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,6 +166,33 @@ def test_a_connection_that_never_gives_its_token_is_dropped_after_a_while():
         started = time.monotonic()
         assert serve_connection(theirs, "right-token", Engine(), hello_timeout=0.3) == (False, False)
         assert 0.3 <= time.monotonic() - started < 2.0
+
+
+def test_a_computer_without_torch_segments_through_a_remote_engine(tiny_model):
+    """The laptop of "a GPU server for a laptop": no torch on it at all, the worker elsewhere."""
+    process, port = start_listening_worker("right-token")
+    code = ("import sys; sys.modules['torch'] = None  # any 'import torch' now fails\n"
+            "from slicer_scene import add_roi, add_volume, blob_image, new_scene\n"
+            "from InteractiveSegLib.engine_client import EngineClient\n"
+            "from InteractiveSegLib.logic import InteractiveSegmentationLogic\n"
+            "scene = new_scene()\n"
+            "volume = add_volume(scene, blob_image((20, 40, 40)), spacing=(1.0, 1.0, 2.0))\n"
+            "roi = add_roi(scene, (20.0, 20.0, 20.0), (16, 16, 16))\n"
+            f"engine = EngineClient(host='127.0.0.1', port={port}, token='right-token')\n"
+            "logic = InteractiveSegmentationLogic(scene, engine)\n"
+            f"result = logic.segment(volume, roi, model_path={str(tiny_model)!r}, settings={FAST!r})\n"
+            "engine.call('shutdown')\n"
+            "print(logic.rounds, result.voxels > 0)\n")
+    here = Path(__file__).resolve().parent
+    path = [str(here), str(ENGINE_FOLDER), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0 and done.stdout.split() == ["1", "True"], done.stderr[-2000:]
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def stopped(process):
