@@ -303,7 +303,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self.ui.segmentSelector.setCurrentNode(p.outputSegmentation)
         core = self.logic.existingCore()
-        self._hideModuleNodes(core)
+        self._hideModuleNodes()
         busy = self._busy
         ready = bool(p.sourceVolume and p.roi and p.roi.GetNumberOfDefinedControlPoints() > 0)
         self.ui.segmentButton.enabled = ready and not busy
@@ -320,7 +320,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if core and core.device:
             self.ui.deviceLabel.text = core.device
 
-    def _hideModuleNodes(self, core) -> None:
+    def _hideModuleNodes(self) -> None:
         """The scribble segmentation and the uncertainty volume are the module's own: not offered as source or
         output."""
         from InteractiveSegLib.module_nodes import module_nodes

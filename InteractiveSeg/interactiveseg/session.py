@@ -20,7 +20,7 @@ import torch
 
 from .components import keep_object, local_changes
 from .devices import is_out_of_memory, pick_device
-from .errors import Cancelled, InputError
+from .errors import InputError
 from .finetune import (Cancel, GridState, Progress, check_cancel, compute_features, crf_only, fine_tune,
                        global_update, native_update, predict)
 from .box import Box
@@ -83,8 +83,7 @@ class Session:
         self._network.load_state_dict(self.model.network.state_dict())
         try:
             grid, probability = self._with_fallback(lambda: self._first_pass(prepared, cancel, progress))
-            if cancel is not None and cancel():
-                raise Cancelled("Cancelled: the session is unchanged.")
+            check_cancel(cancel)
         except BaseException:
             if self._rounds:  # the previous box's rounds stay current, with their weights
                 self._restore(self._rounds[-1].weights)
@@ -146,29 +145,26 @@ class Session:
             return probability, interaction
         try:
             probability, interaction = self._with_fallback(compute)
-        except BaseException:
-            self._restore(previous.weights)  # cancelled or failed: back to the last round
-            raise
-        inside = self._grid.inside_box()
-        if self.settings.local_edits:
-            probability = count("local edits", local_changes(previous.grid_probability, probability, inside,
-                                                             grid_fg, grid_bg))
-        if self.settings.keep_connected:
-            probability = count("components", keep_object(probability, inside, grid_fg.to(probability.device)))
-        region = None
-        if self.settings.random_walk and self.settings.native_walk:
-            if fg.size <= NATIVE_WALK_MAX_VOXELS:
-                try:
+            inside = self._grid.inside_box()
+            if self.settings.local_edits:
+                probability = count("local edits", local_changes(previous.grid_probability, probability, inside,
+                                                                 grid_fg, grid_bg))
+            if self.settings.keep_connected:
+                probability = count("components", keep_object(probability, inside, grid_fg.to(probability.device)))
+            region = None
+            if self.settings.random_walk and self.settings.native_walk:
+                if fg.size <= NATIVE_WALK_MAX_VOXELS:
                     check_cancel(cancel)  # the second walk can take a second or more on a large box
                     region = self._with_fallback(lambda: self._native_walk(probability, fg, bg))
                     steps["native walk"] = int((region > 0.5).sum())
-                except BaseException:
-                    self._restore(previous.weights)
-                    raise
-                probability = self._prepared.crop.to_grid(region[None])[0].to(probability.device)
-            else:
-                notes.append(f"The box region holds {fg.size:,} voxels, more than the walk at the image's "
-                             f"resolution takes ({NATIVE_WALK_MAX_VOXELS:,}); the boundary is the network grid's.")
+                    probability = self._prepared.crop.to_grid(region[None])[0].to(probability.device)
+                else:
+                    notes.append(f"The box region holds {fg.size:,} voxels, more than the walk at the image's "
+                                 f"resolution takes ({NATIVE_WALK_MAX_VOXELS:,}); the boundary is the network "
+                                 "grid's.")
+        except BaseException:
+            self._restore(previous.weights)  # cancelled or failed: back to the last round
+            raise
         result = self._result(probability, interaction, len(self._rounds), start, notes, fg, bg, region)
         result.steps = steps
         self._rounds.append(_Round(self._weights(), fg, bg, result, probability))

@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     device = pick_device(args.device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    settings = Settings.from_card(model.card).with_overrides(parse_overrides(args.set))
+    overrides = parse_overrides(args.set)
+    settings = Settings.from_card(model.card).with_overrides(overrides)
     session = Session(volume, model=model, device=args.device, settings=settings)
     start = time.perf_counter()
     session.segment(DEMO_BOX)
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
         "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2 ** 20, 1) if device.type == "cuda" else None,
         "settings": {"alternations": session.settings.alternations, "iterations": session.settings.iterations,
                      "pixels_per_step": session.settings.pixels_per_step, "native_walk": session.settings.native_walk,
-                     "overrides": parse_overrides(args.set)},
+                     "overrides": overrides},
         "command": " ".join(["python", "Testing/benchmarks/benchmark_refine.py",
                              *(argv if argv is not None else sys.argv[1:])]),
     }
