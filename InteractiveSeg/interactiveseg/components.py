@@ -73,3 +73,54 @@ def local_changes(before: torch.Tensor, after: torch.Tensor, inside_box: torch.T
     accepted = _touching(added, foreground.cpu().numpy()) | _touching(removed, background.cpu().numpy())
     reverted = torch.from_numpy((added | removed) & ~accepted).to(after.device)
     return torch.where(reverted, before.to(after.device), after)
+
+
+def in_plane_depth(mask: np.ndarray) -> np.ndarray:
+    """Each voxel's distance (in grid voxels) to the nearest voxel outside `mask` in its own slice."""
+    image = sitk.GetImageFromArray(mask.astype(np.uint8))
+    image.SetSpacing((1.0, 1.0, 1e4))  # (i, j, k): a neighbour slice is never the nearest outside voxel
+    distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=True, squaredDistance=False, useImageSpacing=True)
+    return np.clip(sitk.GetArrayFromImage(distance), 0.0, None)
+
+
+def distance_to(seeds: np.ndarray, spacing) -> np.ndarray:
+    """Each voxel's distance in mm to the nearest voxel of `seeds` ((k, j, i) spacing); inf without seeds."""
+    if not seeds.any():
+        return np.full(seeds.shape, np.inf, dtype=np.float32)
+    image = sitk.GetImageFromArray(seeds.astype(np.uint8))
+    image.SetSpacing(tuple(float(v) for v in spacing[::-1]))
+    distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    return np.clip(sitk.GetArrayFromImage(distance), 0.0, None)
+
+
+def keep_unmarked(before: torch.Tensor, after: torch.Tensor, inside_box: torch.Tensor, foreground: torch.Tensor,
+                  background: torch.Tensor, depth: float, spacing) -> torch.Tensor:
+    """`after`, except that a thick part of the last result stays unless a new background stroke claims it.
+
+    Placing a boundary on the image's edges removes thin shells of the last mask; a walk
+    that washes an object out removes its core. A removed region reaching deeper than
+    `depth` grid voxels from its edge in its slice keeps the last round's probability
+    unless one of the round's background strokes touches it: the user saw that part and
+    painted nothing to say it was wrong. Where a stroke does touch it, the stroke claims
+    only the voxels nearer to it than to what stays foreground (the kept mask and the
+    foreground strokes), so a stroke on a false rim does not take the object's core along.
+    """
+    inside = inside_box.cpu().numpy()
+    old = (before >= 0.5).cpu().numpy() & inside
+    new = (after >= 0.5).cpu().numpy() & inside
+    removed = old & ~new
+    if not removed.any():
+        return after
+    labels = component_labels(removed)
+    deepest = np.zeros(labels.max() + 1)
+    np.maximum.at(deepest, labels.ravel(), in_plane_depth(removed).ravel())
+    thick = np.isin(labels, [v for v in np.flatnonzero(deepest > depth) if v])
+    strokes = background.cpu().numpy()
+    claimed = _touching(removed, strokes)
+    if claimed.any():
+        staying = new | foreground.cpu().numpy()
+        claimed &= distance_to(strokes, spacing) <= distance_to(staying, spacing)
+    restored = thick & ~claimed
+    if not restored.any():
+        return after
+    return torch.where(torch.from_numpy(restored).to(after.device), before.to(after.device), after)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .components import keep_object, local_changes
+from .components import keep_object, keep_unmarked, local_changes
 from .devices import is_out_of_memory, pick_device
 from .errors import InputError
 from .finetune import (Cancel, GridState, Progress, check_cancel, compute_features, crf_only, fine_tune,
@@ -145,12 +145,7 @@ class Session:
             return probability, interaction
         try:
             probability, interaction = self._with_fallback(compute)
-            inside = self._grid.inside_box()
-            if self.settings.local_edits:
-                probability = count("local edits", local_changes(previous.grid_probability, probability, inside,
-                                                                 grid_fg, grid_bg))
-            if self.settings.keep_connected:
-                probability = count("components", keep_object(probability, inside, grid_fg.to(probability.device)))
+            probability = self._mask_rules(previous, probability, grid_fg, grid_bg, bg, count)
             region = None
             if self.settings.random_walk and self.settings.native_walk:
                 if fg.size <= NATIVE_WALK_MAX_VOXELS:
@@ -229,6 +224,23 @@ class Session:
             grid.image, grid.features, grid.outside_box = grid.image.cpu(), grid.features.cpu(), grid.outside_box.cpu()
             grid.pairwise.clear()  # cached on the GPU; rebuilt on the CPU when next needed
         return compute()
+
+    def _mask_rules(self, previous: _Round, probability: torch.Tensor, grid_fg: torch.Tensor,
+                    grid_bg: torch.Tensor, background: np.ndarray, count) -> torch.Tensor:
+        """The rules a round's grid probability passes before the walk at the image's resolution."""
+        inside = self._grid.inside_box()
+        grid_fg = grid_fg.to(probability.device)
+        if self.settings.local_edits:
+            probability = count("local edits", local_changes(previous.grid_probability, probability, inside,
+                                                             grid_fg, grid_bg))
+        if self.settings.keep_connected:
+            probability = count("components", keep_object(probability, inside, grid_fg))
+        if self.settings.protect_depth > 0:  # this round's background strokes: older ones had their round
+            painted = self._prepared.crop.mask_to_grid(background & ~previous.background).to(probability.device)
+            probability = count("kept unmarked", keep_unmarked(previous.grid_probability, probability, inside,
+                                                               grid_fg, painted, self.settings.protect_depth,
+                                                               self._grid.spacing))
+        return probability
 
     def _crop_scribbles(self, foreground, background):
         """Validate full-grid scribbles and cut them to the crop region."""

@@ -33,6 +33,7 @@ class Settings:
     uncertainty_weights: bool = True  # False: weight 1 on every non-scribble voxel (an ablation)
     keep_connected: bool = True  # keep only the object's component(s): the largest, and those a stroke touches
     local_edits: bool = False  # True: a round changes the mask only where its strokes touch (measured worse)
+    protect_depth: float = 0.0  # >0: a removed part deeper than this (grid voxels) needs a background stroke on it
     carry_result: bool = True  # a round's label update starts from the last result, not the network's own map
     random_walk: bool = True  # after fine-tuning, spread the strokes along the object (random_walk.py)
     walk_beta: float = 10.0  # edge sensitivity: w = exp(-beta dI^2 / mean dI^2) between neighbours
@@ -99,6 +100,8 @@ class Settings:
             raise InputError(f"finetune_scope must be 'classifier' or 'all', got {self.finetune_scope!r}.")
         if self.walk_beta < 0 or self.walk_gamma <= 0 or self.native_gamma <= 0 or self.walk_iterations < 1:
             raise InputError("walk_beta must be >= 0, walk_gamma and native_gamma > 0, walk_iterations >= 1.")
+        if self.protect_depth < 0:
+            raise InputError(f"protect_depth must be >= 0 grid voxels, got {self.protect_depth}.")
         if self.native_band < 0:
             raise InputError(f"native_band must be >= 0 grid voxels, got {self.native_band}.")
         if not 0.5 < self.crf.confidence < 1.0:

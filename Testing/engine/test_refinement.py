@@ -48,3 +48,50 @@ def test_kept_components_are_the_largest_and_the_touched_ones():
     kept = kept_components(mask, anchors)
     assert kept[0, 4, 4] and kept[0, 2, 13] and not kept[0, 7, 13]
     assert not kept_components(np.zeros_like(mask)).any()
+
+
+
+
+def test_a_thick_part_removed_without_a_background_stroke_is_kept():
+    import torch
+
+    from interactiveseg.components import keep_unmarked
+    before = np.zeros((3, 24, 24), dtype=bool)
+    before[:, 4:20, 4:20] = True
+    last = torch.from_numpy(before.astype(np.float32))
+    inside = torch.ones(before.shape, dtype=torch.bool)
+    none = torch.zeros_like(inside)
+    washed_out = torch.zeros(before.shape)
+
+    def kept(after, background=none):
+        return (keep_unmarked(last, after, inside, none, background, 2.0, (1.0, 1.0, 1.0)) >= 0.5).numpy()
+
+    assert (kept(washed_out) == before).all()  # nothing painted says the core was wrong
+    stroke = none.clone()
+    stroke[1, 10, 10] = True
+    assert not kept(washed_out, stroke).any()  # painted on it, nothing else foreground: it goes
+    trimmed = np.zeros_like(before)
+    trimmed[:, 5:19, 5:19] = True  # a one-voxel shell removed, as a boundary moved to an edge
+    assert (kept(torch.from_numpy(trimmed.astype(np.float32))) == trimmed).all()
+
+
+def test_a_background_stroke_on_a_false_rim_does_not_take_the_core():
+    import torch
+
+    from interactiveseg.components import keep_unmarked
+    core = np.zeros((3, 30, 40), dtype=bool)
+    core[:, 5:25, 5:25] = True
+    rim = np.zeros_like(core)
+    rim[:, 5:25, 25:36] = True  # a false region beside the object, as thick as a part of it
+    last = torch.from_numpy((core | rim).astype(np.float32))
+    inside = torch.ones(core.shape, dtype=torch.bool)
+    stroke = torch.zeros_like(inside)
+    stroke[1, 15, 32] = True
+    foreground = torch.zeros_like(inside)
+    foreground[1, 15, 8] = True
+    left = np.zeros_like(core)
+    left[:, 5:25, 5:16] = True  # the round washed out the core's right half along with the rim
+    after = torch.from_numpy(left.astype(np.float32))
+    result = (keep_unmarked(last, after, inside, foreground, stroke, 2.0, (1.0, 1.0, 1.0)) >= 0.5).numpy()
+    assert result[core].mean() > 0.9 and result[rim].mean() < 0.5  # the stroke takes its side only
+    assert not result[1, 15, 32]

@@ -90,6 +90,8 @@ def test_report_summarizes_per_group_and_writes_a_plot(ellipsoid, tmp_path):
     text = markdown(summary, "interactiveseg evaluate ...")
     assert "| perfect | 1.000 | 1.000 |" in text and "interactiveseg evaluate ..." in text
     assert plot(summary, tmp_path / "dice.png").stat().st_size > 1000
+    one_role = markdown(summarize([r for r in rows if r["role"] == "seen"]))
+    assert "seen structures" in one_role and "all structures" not in one_role  # not the same table twice
 
 
 def test_every_simulated_user_runs_through_the_one_runner(ellipsoid, tiny_model):

@@ -31,8 +31,11 @@ def evaluate_main(argv=None) -> int:
                         help="with --image: whether the model was trained on these classes")
     parser.add_argument("--subset", default="report", choices=["development", "report", "all"],
                         help="with --manifest: development subjects (for choosing defaults) or the rest")
-    parser.add_argument("--per-case", type=int, help="with --manifest: at most this many structures per case")
+    parser.add_argument("--per-case", type=int,
+                        help="with --manifest: at most this many structures per case (0: none, for --lesions alone)")
     parser.add_argument("--min-voxels", type=int, default=0, help="with --manifest: skip smaller structures")
+    parser.add_argument("--lesions", type=int, default=0,
+                        help="with --manifest: also this many synthetic lesions pasted into each image of the subset")
     parser.add_argument("--rounds", type=int, help="correction rounds after the box (default: 3; 5 for --robot cvpr25)")
     parser.add_argument("--robot", default="default", choices=["default", "cvpr25"],
                         help="simulated user: the default (a stroke in the worst slice's largest error) or the "
@@ -57,7 +60,7 @@ def evaluate_main(argv=None) -> int:
 
 
 def run(args, argv) -> dict:
-    from .cases import image_tasks, manifest_tasks
+    from .cases import image_tasks, lesion_tasks, manifest_tasks
     from .methods import ENGINE_METHODS, make_method
     from .random_walker import DEFAULT_BETA
     from .report import markdown, plot, summarize, write_json
@@ -82,6 +85,7 @@ def run(args, argv) -> dict:
     else:
         names = args.structures.split(",") if args.structures else None
         tasks = manifest_tasks(args.manifest, args.subset, args.per_case, names, args.min_voxels)
+        tasks += lesion_tasks(args.manifest, args.subset, args.lesions)
     if not tasks:
         raise InputError("Nothing to evaluate: no structure matched.")
     model = settings = None

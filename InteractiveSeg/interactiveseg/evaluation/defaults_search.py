@@ -4,8 +4,10 @@
         --model model.safetensors --output defaults-search.json
 
 Starting from the current defaults, each candidate changes one setting; a change is kept
-when it raises the score (mean Dice of the full method over correction rounds 1..R on the
-development structures) by more than `--min-gain`. The random walker's beta is chosen on
+when it raises the score by more than `--min-gain`. The score is the mean Dice of the full
+method over correction rounds 1..R on the development structures; with `--lesions N`, it is
+the mean of that and the same figure on N synthetic lesions per development image, so that
+neither part outweighs the other by its count. The random walker's beta is chosen on
 the same structures, so the baseline is tuned as fairly as the method. Every trial is
 recorded; the report subset is never touched.
 """
@@ -23,24 +25,28 @@ import numpy as np
 # One setting per step, in order of expected influence; values bracket the current default.
 CANDIDATES = (
     {"random_walk": False},
-    {"walk_gamma": 0.005},
+    {"protect_depth": 0.0},
+    {"protect_depth": 4.0},
+    {"walk_gamma": 0.002},
     {"walk_gamma": 0.02},
-    {"walk_beta": 3.0},
-    {"walk_beta": 30.0},
+    {"walk_beta": 10.0},
+    {"walk_beta": 100.0},
     {"native_walk": False},
-    {"native_gamma": 0.02},
-    {"native_gamma": 0.5},
+    {"native_gamma": 0.03},
+    {"native_gamma": 0.3},
     {"native_band": 1},
-    {"native_band": 2},
     {"carry_result": False},
-    {"learning_rate": 3e-3},
+    {"learning_rate": 1e-3},
     {"learning_rate": 1e-2},
-    {"omega": 10.0},
-    {"iterations": 40},
-    {"t0": 0.1, "t1": 0.9},
-    {"t0": 0.35, "t1": 0.65},  # a narrower uncertain band keeps more of the object's rim in the loss
-    {"crf.appearance_weight": 2.0},
-    {"local_edits": False},
+    {"omega": 5.0},
+    {"omega": 20.0},
+    {"iterations": 20},
+    {"iterations": 80},
+    {"t0": 0.2, "t1": 0.8},
+    {"t0": 0.05, "t1": 0.95},
+    {"crf.appearance_weight": 1.0},
+    {"crf.appearance_weight": 4.0},
+    {"local_edits": True},
     {"keep_connected": False},
 )
 BETAS = (130.0, 1000.0, 5000.0)
@@ -52,6 +58,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", help="model .safetensors (default: the shipped model)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--per-case", type=int, default=4)
+    parser.add_argument("--lesions", type=int, default=0, help="also score this many synthetic lesions per image")
     parser.add_argument("--min-gain", type=float, default=0.002)
     parser.add_argument("--skip-beta", action="store_true")
     parser.add_argument("--output", required=True)
@@ -63,12 +70,13 @@ def main(argv=None) -> int:
 
     from ..model_file import load_model
     from ..settings import Settings
-    from .cases import manifest_tasks
+    from .cases import lesion_tasks, manifest_tasks
     from .methods import make_method
     from .robot_user import RobotUser
     from .runner import run_tasks
 
     tasks = manifest_tasks(args.manifest, "development", args.per_case)
+    tasks += lesion_tasks(args.manifest, "development", args.lesions)
     model = load_model(args.model)
     robot = RobotUser()
     trials = []
@@ -79,8 +87,13 @@ def main(argv=None) -> int:
         rows = run_tasks(tasks, [method], robot, args.rounds, log=None,
                          method_factory=lambda name: make_method(name, model, settings, "cpu", beta or 1000.0))
         later = [r for r in rows if r["round"] >= 1]
+        by_part = {}
+        for r in later:
+            by_part.setdefault("lesions" if r["role"] == "lesion" else "structures", []).append(r["dice"])
+        parts = {part: float(np.mean(values)) for part, values in by_part.items()}
         trial = {"method": method, "overrides": overrides or {}, "beta": beta,
-                 "score": round(float(np.mean([r["dice"] for r in later])), 4),
+                 "score": round(float(np.mean(list(parts.values()))), 4),
+                 "parts": {part: round(value, 4) for part, value in parts.items()},
                  "dice_per_round": {str(i): round(float(np.mean([r["dice"] for r in rows if r["round"] == i])), 4)
                                     for i in range(args.rounds + 1)},
                  "seconds_per_round": round(float(np.mean([r["seconds"] for r in later])), 3),
@@ -98,7 +111,8 @@ def main(argv=None) -> int:
             "data": {"subset": "development", "structures": [f"{t.case}/{t.structure} ({t.role})" for t in tasks],
                      "note": "held-out subjects used for choosing defaults only; results are reported on the others"},
             "model": {"path": str(model.path), "name": model.card.get("name"), "sha256": model.card.get("sha256")},
-            "score": "mean Dice of the full method over correction rounds 1..R",
+            "score": "mean Dice of the full method over correction rounds 1..R"
+                     + (" (mean of the structures' and the lesions' figures)" if args.lesions else ""),
             "rounds": args.rounds, "min_gain": args.min_gain, "candidates": list(CANDIDATES),
             "changed": chosen or {}, "best_score": best,
             "finetune_defaults": _as_card_defaults(settings) if complete else None,
@@ -134,7 +148,7 @@ def main(argv=None) -> int:
 CARD_DEFAULT_KEYS = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
                      "geodesic_intensity_weight", "keep_connected", "local_edits", "carry_result", "random_walk",
                      "walk_beta", "walk_gamma", "native_walk", "native_gamma", "native_band",
-                     "crf")  # what the card records
+                     "protect_depth", "crf")  # what the card records
 
 
 def _as_card_defaults(settings) -> dict:

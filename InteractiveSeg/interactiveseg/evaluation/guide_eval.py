@@ -42,7 +42,7 @@ def run_task(task, model, settings, robot, rounds: int, device: str = "cpu") -> 
 def summarize(rows: list) -> dict:
     """Mean Dice per round for each user, over all structures and per role."""
     out = {}
-    for role in ("all", "seen", "unseen"):
+    for role in ("all", "seen", "unseen", "lesion"):
         chosen = [r for r in rows if role == "all" or r["role"] == role]
         if not chosen:
             continue
@@ -60,6 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--subset", default="report", choices=["development", "report", "all"])
     parser.add_argument("--per-case", type=int, default=4, help="structures per held-out case (default 4)")
     parser.add_argument("--min-voxels", type=int, default=200)
+    parser.add_argument("--lesions", type=int, default=0, help="also this many synthetic lesions per image")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", help="model .safetensors (default: the shipped model)")
     parser.add_argument("--device", default="cpu")
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     import torch
-    from .cases import manifest_tasks
+    from .cases import lesion_tasks, manifest_tasks
     from .commands import parse_overrides
     from .robot_user import RobotUser
     from ..model_file import load_model
@@ -82,6 +83,7 @@ def main(argv=None) -> int:
     settings = Settings.from_card(model.card).with_overrides(parse_overrides(args.set))
     robot = RobotUser(seed=args.seed)
     tasks = manifest_tasks(args.manifest, args.subset, args.per_case, min_voxels=args.min_voxels)
+    tasks += lesion_tasks(args.manifest, args.subset, args.lesions)
     rows = []
     for task in tasks:
         rows += run_task(task, model, settings, robot, args.rounds, args.device)

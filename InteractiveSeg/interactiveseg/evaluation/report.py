@@ -8,7 +8,7 @@ import numpy as np
 
 from .methods import LABELS
 
-GROUPS = ("seen", "unseen", "all")
+GROUPS = ("seen", "unseen", "lesion", "all")
 TARGETS = {"dice_seen": 0.92, "dice_unseen": 0.88, "lead_over_baselines": 0.05, "target_round": 3}
 
 
@@ -108,8 +108,9 @@ def write_json(path, rows: list, summary: dict, config: dict) -> Path:
 
 def markdown(summary: dict, command: str | None = None) -> str:
     lines = []
+    roles = [g for g in GROUPS[:-1] if g in summary]
     for group in GROUPS:
-        if group not in summary:
+        if group not in summary or (group == "all" and len(roles) == 1):  # "all" would repeat that one
             continue
         block = summary[group]
         rounds = sorted({int(k) for m in block["methods"].values() for k in m})
