@@ -77,19 +77,22 @@ def local_changes(before: torch.Tensor, after: torch.Tensor, inside_box: torch.T
 
 def in_plane_depth(mask: np.ndarray) -> np.ndarray:
     """Each voxel's distance (in grid voxels) to the nearest voxel outside `mask` in its own slice."""
-    image = sitk.GetImageFromArray(mask.astype(np.uint8))
-    image.SetSpacing((1.0, 1.0, 1e4))  # (i, j, k): a neighbour slice is never the nearest outside voxel
-    distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=True, squaredDistance=False, useImageSpacing=True)
-    return np.clip(sitk.GetArrayFromImage(distance), 0.0, None)
+    return _distance_map(mask, (1e4, 1.0, 1.0), inside_positive=True)  # a neighbour slice is never the nearest
 
 
 def distance_to(seeds: np.ndarray, spacing) -> np.ndarray:
     """Each voxel's distance in mm to the nearest voxel of `seeds` ((k, j, i) spacing); inf without seeds."""
     if not seeds.any():
         return np.full(seeds.shape, np.inf, dtype=np.float32)
-    image = sitk.GetImageFromArray(seeds.astype(np.uint8))
+    return _distance_map(seeds, spacing, inside_positive=False)
+
+
+def _distance_map(mask: np.ndarray, spacing, inside_positive: bool) -> np.ndarray:
+    """SimpleITK's signed Maurer distance of `mask` on a (k, j, i) spacing, its negative side cut to 0."""
+    image = sitk.GetImageFromArray(mask.astype(np.uint8))
     image.SetSpacing(tuple(float(v) for v in spacing[::-1]))
-    distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=inside_positive, squaredDistance=False,
+                                            useImageSpacing=True)
     return np.clip(sitk.GetArrayFromImage(distance), 0.0, None)
 
 

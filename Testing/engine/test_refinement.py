@@ -50,8 +50,6 @@ def test_kept_components_are_the_largest_and_the_touched_ones():
     assert not kept_components(np.zeros_like(mask)).any()
 
 
-
-
 def test_a_thick_part_removed_without_a_background_stroke_is_kept():
     import torch
 

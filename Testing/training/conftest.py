@@ -25,11 +25,24 @@ def blob_image(seed: int, modality: str):
 
 @pytest.fixture(scope="session")
 def tiny_manifest(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-data")
+    return write_blob_manifest(tmp_path_factory.mktemp("tiny-data"),
+                               [("a", "CT", "train"), ("b", "MR", "train"), ("c", "CT", "val")])
+
+
+@pytest.fixture(scope="session")
+def split_manifest(tmp_path_factory) -> Path:
+    """One development subject and one report subject, both held out."""
+    from interactiveseg.evaluation.cases import DEVELOPMENT_SUBJECTS
+    return write_blob_manifest(tmp_path_factory.mktemp("split-data"),
+                               [(DEVELOPMENT_SUBJECTS[1], "MR", "val"), ("report-subject", "MR", "val")])
+
+
+def write_blob_manifest(folder: Path, subjects) -> Path:
+    """A manifest of blob images, one per (subject, modality, split), with the structures "round" and "oval"."""
     (folder / "images").mkdir()
     (folder / "labels").mkdir()
     cases = []
-    for n, (subject, modality, split) in enumerate([("a", "CT", "train"), ("b", "MR", "train"), ("c", "CT", "val")]):
+    for n, (subject, modality, split) in enumerate(subjects):
         image, labels = blob_image(n, modality)
         paths = []
         for kind, array in (("images", image), ("labels", labels)):
