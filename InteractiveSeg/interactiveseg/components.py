@@ -75,8 +75,14 @@ def local_changes(before: torch.Tensor, after: torch.Tensor, inside_box: torch.T
     return torch.where(reverted, before.to(after.device), after)
 
 
-def in_plane_depth(mask: np.ndarray) -> np.ndarray:
-    """Each voxel's distance (in grid voxels) to the nearest voxel outside `mask` in its own slice."""
+def surface_depth(mask: np.ndarray) -> np.ndarray:
+    """Each voxel's distance (in grid voxels), within its own slice, to the nearest voxel of the mask's
+    surface: a voxel with any of its six neighbours outside, the slices above and below included.
+
+    So a region one or two slices thick lies wholly on its surface (depth 0), and only a
+    region spanning three slices or more can be deep. (Depth to the nearest outside voxel of
+    the slice alone, which would count thin regions too, measured no better; see the README.)
+    """
     return _distance_map(mask, (1e4, 1.0, 1.0), inside_positive=True)  # a neighbour slice is never the nearest
 
 
@@ -102,7 +108,7 @@ def keep_unmarked(before: torch.Tensor, after: torch.Tensor, inside_box: torch.T
 
     Placing a boundary on the image's edges removes thin shells of the last mask; a walk
     that washes an object out removes its core. A removed region reaching deeper than
-    `depth` grid voxels from its edge in its slice keeps the last round's probability
+    `depth` grid voxels from its surface (surface_depth) keeps the last round's probability
     unless one of the round's background strokes touches it: the user saw that part and
     painted nothing to say it was wrong. Where a stroke does touch it, the stroke claims
     only the voxels nearer to it than to what stays foreground (the kept mask and the
@@ -116,7 +122,7 @@ def keep_unmarked(before: torch.Tensor, after: torch.Tensor, inside_box: torch.T
         return after
     labels = component_labels(removed)
     deepest = np.zeros(labels.max() + 1)
-    np.maximum.at(deepest, labels.ravel(), in_plane_depth(removed).ravel())
+    np.maximum.at(deepest, labels.ravel(), surface_depth(removed).ravel())
     thick = np.isin(labels, [v for v in np.flatnonzero(deepest > depth) if v])
     strokes = background.cpu().numpy()
     claimed = _touching(removed, strokes)

@@ -93,3 +93,14 @@ def test_a_background_stroke_on_a_false_rim_does_not_take_the_core():
     result = (keep_unmarked(last, after, inside, foreground, stroke, 2.0, (1.0, 1.0, 1.0)) >= 0.5).numpy()
     assert result[core].mean() > 0.9 and result[rim].mean() < 0.5  # the stroke takes its side only
     assert not result[1, 15, 32]
+
+
+def test_only_a_region_three_slices_thick_can_be_deep():
+    from interactiveseg.components import surface_depth
+    mask = np.zeros((5, 20, 20), dtype=bool)
+    mask[1:3, 4:16, 4:16] = True  # two slices: every voxel has a neighbour outside along k
+    assert surface_depth(mask).max() == 0
+    mask[3, 4:16, 4:16] = True  # three: the middle slice has depth in its plane
+    depth = surface_depth(mask)
+    assert depth[2, 10, 10] >= 5 and depth[1].max() == 0 and depth[3].max() == 0
+    assert depth[2, 4, 10] == 0

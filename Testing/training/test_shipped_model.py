@@ -28,7 +28,7 @@ def test_shipped_model_matches_its_card(dims):
     path = default_model_path(dims)
     card = read_card(path)
     assert sha256_of(path) == card["sha256"]
-    assert path.stat().st_size < 4_000_000
+    assert path.stat().st_size < 20_000_000  # the limit for a model shipped in the repository
     model = load_model(None, dims)
     assert model.dims == dims
     assert CASE in card["training"]["subjects_validation"]
