@@ -72,7 +72,8 @@ def _add_segment(commands) -> None:
     p.add_argument("--scribbles", help="labelmap on the image grid: 1 foreground, 2 background, 0 none")
     p.add_argument("--output", required=True, help="output .seg.nrrd, .nrrd or .nii.gz")
     p.add_argument("--uncertainty", help="also write the uncertainty map (.nrrd or .nii.gz)")
-    p.add_argument("--model", help="model .safetensors (default: the shipped model)")
+    p.add_argument("--model", help="model .safetensors (default: the shipped 3D U-Net for a volume, "
+                                    "the 2D U-Net for a single slice)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--modality", default="auto", choices=["auto", "CT", "MR"])
     p.add_argument("--seed", type=int, default=None, help="random seed of the fine-tuning (default: the model's)")
@@ -137,7 +138,7 @@ def run_segment(args) -> int:
     volume = read_volume(args.image, modality=args.modality)
     box = box_from_roi_file(args.roi, volume) if args.roi else Box.from_ijk(args.box)
     foreground, background = read_scribbles(args.scribbles, volume) if args.scribbles else (None, None)
-    model = load_model(args.model)
+    model = load_model(args.model, slices=volume.shape[0])
     settings = Settings.from_card(model.card, seed=args.seed)
     session = Session(volume, model=model, device=args.device, settings=settings)
     result = session.segment(box)

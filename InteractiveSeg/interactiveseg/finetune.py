@@ -173,8 +173,8 @@ def native_update(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Te
         far = ~boundary_band(inside, radius)
         fixed_fg = fixed_fg | (inside & far & ~background)
         fixed_bg = fixed_bg | (~inside & far & ~fixed_fg)
-    return prior_random_walk(prior, image, fixed_fg, fixed_bg, spacing, settings.walk_beta, gamma,
-                             settings.walk_iterations)
+    beta = settings.walk_beta if settings.native_beta is None else settings.native_beta
+    return prior_random_walk(prior, image, fixed_fg, fixed_bg, spacing, beta, gamma, settings.walk_iterations)
 
 
 def boundary_band(mask: torch.Tensor, radius) -> torch.Tensor:

@@ -49,9 +49,9 @@ def save_model(path, network: SplitNetwork, card: dict) -> Path:
     return path
 
 
-def load_model(path=None, dims: int | None = None) -> LoadedModel:
+def load_model(path=None, dims: int | None = None, slices: int | None = None) -> LoadedModel:
     """Load and verify a model; None loads a shipped model (see default_model_path)."""
-    path = Path(path) if path is not None else default_model_path(dims)
+    path = Path(path) if path is not None else default_model_path(dims, slices)
     if path.suffix == ".json":
         path = path.with_suffix(".safetensors")
     if not path.is_file():

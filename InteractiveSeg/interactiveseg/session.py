@@ -49,7 +49,7 @@ class Session:
         if not isinstance(volume, Volume):
             raise InputError("Session needs an interactiveseg.Volume (use read_volume or Volume(array, ...)).")
         self.volume = volume
-        self.model = model if isinstance(model, LoadedModel) else load_model(model)
+        self.model = model if isinstance(model, LoadedModel) else load_model(model, slices=volume.shape[0])
         self.settings = (settings or Settings.from_card(self.model.card)).validated()
         self.device = pick_device(device)
         self._pending_warnings: list = []  # said during the current call, reported in its result

@@ -42,6 +42,7 @@ class Settings:
     native_walk: bool = True  # then walk again at the image's resolution (the grid can be coarser)
     native_gamma: float = 0.1  # the prior's hold in that walk, per grid voxel's area
     native_band: int = 0  # grid voxels that walk may move the grid's boundary by; 0: no limit
+    native_beta: float | None = None  # that walk's edge sensitivity; None: walk_beta
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
 
@@ -102,6 +103,8 @@ class Settings:
             raise InputError("walk_beta must be >= 0, walk_gamma and native_gamma > 0, walk_iterations >= 1.")
         if self.protect_depth < 0:
             raise InputError(f"protect_depth must be >= 0 grid voxels, got {self.protect_depth}.")
+        if self.native_beta is not None and self.native_beta < 0:
+            raise InputError(f"native_beta must be >= 0, got {self.native_beta}.")
         if self.native_band < 0:
             raise InputError(f"native_band must be >= 0 grid voxels, got {self.native_band}.")
         if not 0.5 < self.crf.confidence < 1.0:

@@ -104,7 +104,7 @@ class Engine:
         from .settings import Settings
         if self.volume is None:
             raise InputError("Send the volume before segmenting.")
-        model = self._model(header.get("model") or "")
+        model = self._model(header.get("model") or "", self.volume.shape[0])
         settings = Settings.from_card(model.card, **(header.get("settings") or {}))
         session = Session(self.volume, model, header.get("device") or "auto", settings)
         result = session.segment(Box.from_ijk(header["box"]), progress=progress, cancel=cancel)
@@ -151,11 +151,12 @@ class Engine:
             raise InputError("Place a box and press Segment first (the engine has no such segmentation).")
         return session
 
-    def _model(self, path: str):
-        from .model_file import load_model
-        key = path or "<shipped>"
+    def _model(self, path: str, slices: int):
+        """The model at `path`; "" is the shipped default for an image of this many slices."""
+        from .model_file import default_model_path, load_model
+        key = path or str(default_model_path(slices=slices))
         if key not in self._models:
-            self._models[key] = load_model(path or None)
+            self._models[key] = load_model(key)
         return self._models[key]
 
 

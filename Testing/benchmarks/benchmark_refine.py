@@ -37,7 +37,7 @@ def strokes_for_round(shape, round_index):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="model .safetensors (default: the shipped default model, the 2D U-Net)")
+    parser.add_argument("--model", help="model .safetensors (default: the shipped model for a volume, the 3D U-Net)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--grid", nargs=3, type=int, metavar=("K", "J", "I"), default=None,
                         help="network grid to resample the box to (default: the model card's)")

@@ -140,7 +140,7 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
 
 def test_demo_writes_segmentation_scribbles_and_picture(tmp_path, random_model_path, monkeypatch):
     from interactiveseg import cli, model_file
-    monkeypatch.setattr(model_file, "default_model_path", lambda dims=None: random_model_path)
+    monkeypatch.setattr(model_file, "default_model_path", lambda dims=None, slices=None: random_model_path)
     assert cli.main(["demo", "--output-dir", str(tmp_path), "--device", "cpu"]) == 0
     assert slicerio.read_segmentation(str(tmp_path / "demo.seg.nrrd"))["segments"][0]["name"] == "right lung"
     scribbles = read_volume(tmp_path / "demo-scribbles.nrrd").array

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from interactiveseg import Session, Settings, Volume
+from interactiveseg.errors import InputError
 from interactiveseg.finetune import boundary_band, native_update
 from interactiveseg.geometry import Box
 from interactiveseg.overlap import dice
@@ -41,6 +42,22 @@ def test_the_boundary_follows_the_image_where_the_grid_is_coarser():
     assert after < before / 4
     assert dice((walked > 0.5).numpy(), square.numpy()) > 0.99
 
+
+
+def test_the_second_walk_takes_its_own_edge_sensitivity_when_given():
+    image, square, frame = square_image()
+    prior = through_coarse_grid(square, 3)
+    nothing = torch.zeros_like(square)
+
+    def wrong_voxels(settings):
+        walked = native_update(prior, image, nothing, nothing, frame, (2.0, 1.0, 1.0), (2.0, 3.0, 3.0), settings)
+        return int(((walked > 0.5) ^ square).sum())
+
+    default = wrong_voxels(Settings())
+    assert wrong_voxels(Settings(native_beta=Settings().walk_beta)) == default  # None: the grid walk's beta
+    assert wrong_voxels(Settings(native_beta=0.0)) > 4 * default  # blind to edges, it keeps the grid's blur
+    with pytest.raises(InputError, match="native_beta"):
+        Settings(native_beta=-1.0).validated()
 
 def spur_scene(h: int):
     """One 90 mm x 90 mm scene sampled at h mm: an object, a spur of it the network also took (as unsure

@@ -52,3 +52,24 @@ def test_box_only_dice_on_a_validation_structure_reaches_the_card(dims, chest):
         assert measured > claimed[key] - 0.02, f"{name}: Dice {measured:.3f}, card claims {claimed[key]:.3f}"
         checked += 1
     assert checked == 2
+
+
+def test_the_default_is_the_3d_model_for_a_volume_and_the_2d_model_for_a_single_slice():
+    import numpy as np
+
+    from interactiveseg import Session, Volume
+    from interactiveseg.worker import Engine
+    assert default_model_path(slices=40) == default_model_path(3)
+    assert default_model_path(slices=1) == default_model_path(2)
+    assert default_model_path() == default_model_path(3)
+    for slices, dims in ((1, 2), (12, 3)):
+        array = np.random.default_rng(0).normal(0, 1, (slices, 32, 32)).astype(np.float32)
+        session = Session(Volume(array, spacing=(1.0, 1.0, 2.0)))
+        assert session.model.dims == dims
+        assert session.segment((4, 4, 0, 27, 27, slices - 1)).mask.shape == array.shape
+        engine = Engine()  # the worker: model "" is its own shipped default, chosen by the volume it holds
+        engine.handle({"op": "load_volume", "spacing": [1, 1, 2], "origin": [0, 0, 0], "direction": np.eye(3).tolist()},
+                      {"volume": array}, None, None)
+        engine.handle({"op": "segment", "session": "s", "box": [4, 4, 0, 27, 27, slices - 1], "model": ""}, {},
+                      None, None)
+        assert engine.sessions["s"].model.dims == dims

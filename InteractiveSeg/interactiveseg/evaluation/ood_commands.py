@@ -17,7 +17,7 @@ from ..training.prepare_data import DEFAULT_CACHE
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="model .safetensors (default: the shipped default model, the 2D U-Net)")
+    parser.add_argument("--model", help="model .safetensors (default: the shipped model for a volume, the 3D U-Net)")
     parser.add_argument("--data", default=str(DEFAULT_CACHE), help="manifest.json or its folder (default: %(default)s)")
     parser.add_argument("--jitter", type=int, default=0,
                         help="jittered boxes per training structure besides the tight one (default: %(default)s)")
