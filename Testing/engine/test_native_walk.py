@@ -43,7 +43,6 @@ def test_the_boundary_follows_the_image_where_the_grid_is_coarser():
     assert dice((walked > 0.5).numpy(), square.numpy()) > 0.99
 
 
-
 def test_the_second_walk_takes_its_own_edge_sensitivity_when_given():
     image, square, frame = square_image()
     prior = through_coarse_grid(square, 3)
@@ -58,6 +57,7 @@ def test_the_second_walk_takes_its_own_edge_sensitivity_when_given():
     assert wrong_voxels(Settings(native_beta=0.0)) > 4 * default  # blind to edges, it keeps the grid's blur
     with pytest.raises(InputError, match="native_beta"):
         Settings(native_beta=-1.0).validated()
+
 
 def spur_scene(h: int):
     """One 90 mm x 90 mm scene sampled at h mm: an object, a spur of it the network also took (as unsure
