@@ -289,7 +289,9 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not on or p is None:
             return
         with self._messages():
-            measured = self.logic.core().model_settings(p.modelPath)
+            image = p.sourceVolume.GetImageData() if p.sourceVolume else None
+            slices = image.GetDimensions()[2] if image else None  # the default model depends on it
+            measured = self.logic.core().model_settings(p.modelPath, slices)
             for name, attribute in PANEL_SETTINGS.items():
                 setattr(p, attribute, measured[name])
 

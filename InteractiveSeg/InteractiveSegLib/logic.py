@@ -91,7 +91,8 @@ class InteractiveSegmentationLogic:
                 labelmaps.require_segment(segmentation_node, segment_id)
         volume = volume_from_node(volume_node)
         box = box_from_roi(roi_node, volume_node).clipped(volume.shape)
-        Settings.from_card(self.card(model_path), **(settings or {}))  # refuses bad values before any work
+        # The worker's card for this image: the default model depends on the slice count (2D for one slice).
+        Settings.from_card(self.card(model_path, volume.shape[0]), **(settings or {}))  # refuses bad values first
         image = volume_node.GetImageData()
         # "" lets the worker load its own shipped model: a remote engine has no file at this computer's path.
         request = {"op": "segment", "header": {
@@ -148,16 +149,18 @@ class InteractiveSegmentationLogic:
         self.engine = (EngineClient(python=python) if wanted is None
                        else EngineClient(python=python, host=wanted[0], port=wanted[1], token=token))
 
-    def model_settings(self, path: str = "") -> dict:
-        """The fine-tuning settings the panel shows, as measured for this model and written in its card."""
-        return Settings.from_card(self.card(path)).panel_values()
+    def model_settings(self, path: str = "", slices: int | None = None) -> dict:
+        """The fine-tuning settings the panel shows, as measured for this model and written in its card;
+        `slices`: the image's slice count, which picks the default model when path is ""."""
+        return Settings.from_card(self.card(path, slices)).panel_values()
 
-    def card(self, path: str = "") -> dict:
-        """A model's card, read (once) without torch; "" is the default model shipped with the extension.
+    def card(self, path: str = "", slices: int | None = None) -> dict:
+        """A model's card, read (once) without torch; "" is the default model shipped with the extension
+        for an image of `slices` slices (the 2D model for a single slice, as the worker chooses).
 
         The worker verifies the weights against the card's checksum when it loads them.
         """
-        path = self._model_path(path)
+        path = self._model_path(path, slices)
         key = (str(path.resolve()), path.stat().st_mtime_ns if path.is_file() else None)
         if key not in self._cards:
             if not path.is_file():
@@ -166,8 +169,8 @@ class InteractiveSegmentationLogic:
         return self._cards[key]
 
     @staticmethod
-    def _model_path(path: str) -> Path:
-        path = Path(path) if path else default_model_path()
+    def _model_path(path: str, slices: int | None = None) -> Path:
+        path = Path(path) if path else default_model_path(slices=slices)
         return path.with_suffix(".safetensors") if path.suffix == ".json" else path
 
     # Guidance ------------------------------------------------------------------------

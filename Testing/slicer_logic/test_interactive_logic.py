@@ -345,6 +345,16 @@ def test_custom_settings_start_from_the_models_card(logic, tiny_model, tmp_path)
         logic.model_settings(str(tmp_path / "missing.safetensors"))
 
 
+def test_the_default_models_settings_follow_the_image_as_the_worker_does(logic):
+    """The worker loads the 2D model for a single slice and the 3D one for a volume; the panel must agree."""
+    from interactiveseg.model_card import default_model_path, read_card
+    from interactiveseg.settings import Settings
+    shipped = {dims: Settings.from_card(read_card(default_model_path(dims))).panel_values() for dims in (2, 3)}
+    assert shipped[2] != shipped[3]  # otherwise this test could not tell them apart
+    assert logic.model_settings("", slices=1) == shipped[2]
+    assert logic.model_settings("", slices=40) == shipped[3]
+
+
 def test_a_failure_after_the_write_puts_the_segment_back(scene, logic, volume, roi, output, tiny_model, monkeypatch,
                                                          compute):
     paint(logic, volume, foreground=[(10, 20, 20)])
