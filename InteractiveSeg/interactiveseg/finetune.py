@@ -27,6 +27,7 @@ from .devices import mixed_precision
 from .errors import Cancelled
 from .geodesic import geodesic_distance
 from .networks import SplitNetwork
+from .prior_trust import hold_scale
 from .preprocess import from_network_batch, network_batch
 from .random_walk import edge_weights, prior_random_walk
 from .settings import Settings
@@ -138,11 +139,16 @@ def crf_only(state: GridState, probability: torch.Tensor, foreground: torch.Tens
 
 
 def global_update(state: GridState, probability: torch.Tensor, foreground: torch.Tensor,
-                  background: torch.Tensor, settings: Settings) -> torch.Tensor:
+                  background: torch.Tensor, settings: Settings, first: torch.Tensor | None = None) -> torch.Tensor:
     """The random walker with the network's probability as prior and the strokes (and the margin
-    outside the box) as fixed labels: a stroke's label reaches what is connected to it."""
+    outside the box) as fixed labels: a stroke's label reaches what is connected to it.
+    `first`, the pretrained network's map, judges how firmly the prior holds (prior_trust.py)."""
+    gamma = settings.walk_gamma
+    if first is not None:
+        gamma = gamma * hold_scale(first, probability, state.image, foreground, background, state.spacing,
+                                   settings.trust_power, settings.trust_reach, settings.geodesic_intensity_weight)
     return prior_random_walk(probability, state.image, foreground, background | state.known_background(foreground),
-                             state.spacing, settings.walk_beta, settings.walk_gamma, settings.walk_iterations,
+                             state.spacing, settings.walk_beta, gamma, settings.walk_iterations,
                              edges=state.walk_edges(settings.walk_beta))
 
 

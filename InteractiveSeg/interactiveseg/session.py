@@ -141,7 +141,8 @@ class Session:
             count("fine-tuning" if self.settings.fine_tune else "crf", probability)
             if self.settings.random_walk:
                 probability = count("grid walk", global_update(self._grid, probability, fg_here, bg_here,
-                                                               self.settings))
+                                                               self.settings,
+                                                               self._rounds[0].grid_probability.to(self.device)))
             return probability, interaction
         try:
             probability, interaction = self._with_fallback(compute)

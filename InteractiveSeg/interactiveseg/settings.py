@@ -43,6 +43,8 @@ class Settings:
     native_gamma: float = 0.1  # the prior's hold in that walk, per grid voxel's area
     native_band: int = 0  # grid voxels that walk may move the grid's boundary by; 0: no limit
     native_beta: float | None = None  # that walk's edge sensitivity; None: walk_beta
+    trust_power: float = 0.0  # >0: strokes against a sure network weaken the walk's prior hold (prior_trust.py)
+    trust_reach: float = 0.0  # grid voxels over which a background stroke weakens the prior's foreground; 0: not
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
 
@@ -105,6 +107,8 @@ class Settings:
             raise InputError(f"protect_depth must be >= 0 grid voxels, got {self.protect_depth}.")
         if self.native_beta is not None and self.native_beta < 0:
             raise InputError(f"native_beta must be >= 0, got {self.native_beta}.")
+        if self.trust_power < 0 or self.trust_reach < 0:
+            raise InputError(f"trust_power and trust_reach must be >= 0, got {self.trust_power}, {self.trust_reach}.")
         if self.native_band < 0:
             raise InputError(f"native_band must be >= 0 grid voxels, got {self.native_band}.")
         if not 0.5 < self.crf.confidence < 1.0:

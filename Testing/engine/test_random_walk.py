@@ -4,6 +4,7 @@ import torch
 
 from interactiveseg import Session, Settings, Volume
 from interactiveseg.overlap import dice
+from interactiveseg.prior_trust import FLOOR, contradiction, hold_scale
 from interactiveseg.random_walk import prior_random_walk
 
 from engine_fixtures import BLOB_BOX
@@ -41,6 +42,52 @@ def test_what_the_network_is_sure_of_and_no_stroke_reaches_is_kept():
     background[:, 0, :] = True
     walked = prior_random_walk(prior, image, torch.zeros_like(first), background, (2.0, 1.0, 1.0), 10.0, 0.01)
     assert torch.equal(walked > 0.5, first | second)
+
+
+def test_contradiction_is_how_surely_the_network_called_the_strokes_the_other_label():
+    probability = torch.tensor([0.02, 0.4, 0.9, 0.02])
+    stroke = torch.tensor([True, True, True, False])
+    # as foreground strokes: wrong "background" calls with confidence 0.96 and 0.2, and one agreement (0)
+    assert abs(contradiction(probability, stroke, 1) - (0.96 + 0.2) / 3) < 1e-6
+    assert abs(contradiction(probability, stroke, 0) - 0.8 / 3) < 1e-6  # as background strokes: only p = 0.9
+    assert contradiction(probability, torch.zeros_like(stroke), 1) == 0.0  # no stroke: no evidence
+
+
+def missed_squares():
+    image, first, second = two_look_alike_squares()
+    prior = torch.where(second, torch.tensor(0.1), torch.tensor(0.02))  # both missed, the first with conviction
+    foreground = torch.zeros_like(first)
+    foreground[3, 18:21, 12:15] = True
+    background = torch.zeros_like(first)
+    background[:, 0, :] = True  # the margin outside the box
+    return image, first, second, prior, foreground, background
+
+
+def test_a_stroke_in_a_region_the_network_was_sure_it_lacked_takes_all_of_it_and_not_its_look_alike():
+    image, first, second, prior, foreground, background = missed_squares()
+    held = prior_random_walk(prior, image, foreground, background, (2.0, 1.0, 1.0), 10.0, 0.05)
+    assert (held[first] > 0.5).float().mean() < 0.1  # the sure prior keeps the stroke to its neighbourhood
+    no_stroke = torch.zeros_like(first)
+    scale = hold_scale(prior, prior, image, foreground, no_stroke, (2.0, 1.0, 1.0), 1.0, 0.0, 4.0)
+    assert abs(float(scale.max()) - (1 - 0.96)) < 1e-6  # the whole background loses its hold
+    walked = prior_random_walk(prior, image, foreground, background, (2.0, 1.0, 1.0), 10.0, 0.05 * scale)
+    assert (walked[first] > 0.5).float().mean() > 0.9
+    assert (walked[second] > 0.5).float().mean() < 0.05  # the look-alike apart from the stroke stays out
+
+
+def test_a_background_stroke_weakens_the_prior_foreground_only_near_it():
+    image, first, second, _, _, _ = missed_squares()
+    prior = torch.where(first | second, torch.tensor(0.98), torch.tensor(0.02))  # both wrongly found
+    stroke = torch.zeros_like(first)
+    stroke[3, 18:21, 40:43] = True  # in the second square
+    scale = hold_scale(prior, prior, image, torch.zeros_like(first), stroke, (2.0, 1.0, 1.0), 1.0, 4.0, 4.0)
+    assert abs(float(scale[stroke].max()) - (1 - 0.96)) < 1e-6  # on the stroke: 1 - its contradiction
+    assert float(scale[first].min()) == 1.0  # the first square, across the edges, keeps its hold
+    assert float(scale[~(first | second)].max()) == 1.0  # and so does the prior's background (no foreground stroke)
+    assert hold_scale(prior, prior, image, stroke, stroke, (2.0, 1.0, 1.0), 0.0, 4.0, 4.0) == 1.0  # power 0: off
+    sure = hold_scale(torch.zeros_like(prior), prior, image, first, torch.zeros_like(first), (2.0, 1.0, 1.0), 1.0,
+                      4.0, 4.0)
+    assert abs(float(sure.min()) - FLOOR) < 1e-6  # a stroke against a network sure at p = 0 keeps the floor
 
 
 def three_blobs():

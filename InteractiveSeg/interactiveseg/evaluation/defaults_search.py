@@ -48,6 +48,9 @@ CANDIDATES = (
     {"crf.appearance_weight": 4.0},
     {"local_edits": True},
     {"keep_connected": False},
+    {"trust_power": 1.0, "trust_reach": 8.0},
+    {"trust_power": 1.0, "trust_reach": 16.0},
+    {"trust_power": 2.0, "trust_reach": 8.0},
 )
 BETAS = (130.0, 1000.0, 5000.0)
 
@@ -61,6 +64,9 @@ def main(argv=None) -> int:
     parser.add_argument("--lesions", type=int, default=0, help="also score this many synthetic lesions per image")
     parser.add_argument("--min-gain", type=float, default=0.002)
     parser.add_argument("--skip-beta", action="store_true")
+    parser.add_argument("--candidates", type=json.loads,
+                        help="a JSON list of candidates to try in place of the built-in ones (a follow-up search "
+                             "from the card's defaults); the card keeps the earlier searches' records")
     parser.add_argument("--output", required=True)
     parser.add_argument("--write-card", action="store_true",
                         help="store the chosen defaults in the model card "
@@ -75,6 +81,7 @@ def main(argv=None) -> int:
     from .robot_user import RobotUser
     from .runner import run_tasks
 
+    candidates = list(CANDIDATES) if args.candidates is None else _checked_candidates(args.candidates)
     tasks = manifest_tasks(args.manifest, "development", args.per_case)
     tasks += lesion_tasks(args.manifest, "development", args.lesions)
     model = load_model(args.model)
@@ -113,7 +120,7 @@ def main(argv=None) -> int:
             "model": {"path": str(model.path), "name": model.card.get("name"), "sha256": model.card.get("sha256")},
             "score": "mean Dice of the full method over correction rounds 1..R"
                      + (" (mean of the structures' and the lesions' figures)" if args.lesions else ""),
-            "rounds": args.rounds, "min_gain": args.min_gain, "candidates": list(CANDIDATES),
+            "rounds": args.rounds, "min_gain": args.min_gain, "candidates": candidates,
             "changed": chosen or {}, "best_score": best,
             "finetune_defaults": _as_card_defaults(settings) if complete else None,
             "random_walker_beta": beta, "trials": trials,
@@ -123,7 +130,7 @@ def main(argv=None) -> int:
 
     chosen = {}
     best = score("full")
-    for candidate in CANDIDATES:
+    for candidate in candidates:
         if any(key in chosen for key in candidate):
             continue  # that setting already moved
         value = score("full", dict(chosen, **candidate))
@@ -139,6 +146,9 @@ def main(argv=None) -> int:
         record = {k: result[k] for k in ("command", "data", "score", "rounds", "changed", "best_score",
                                           "random_walker_beta")}
         record["searched_on_sha256"] = model.card.get("sha256")  # train --init carries it to new weights
+        if args.candidates is not None and model.card.get("finetune_defaults_search"):
+            earlier = dict(model.card["finetune_defaults_search"])  # a follow-up: the searches before it stay on record
+            record["earlier_searches"] = earlier.pop("earlier_searches", []) + [earlier]
         update_sections(card_path(model.path), finetune_defaults=result["finetune_defaults"],
                         finetune_defaults_search=record)
     print(json.dumps({"finetune_defaults": result["finetune_defaults"], "random_walker_beta": beta}, indent=1))
@@ -148,7 +158,18 @@ def main(argv=None) -> int:
 CARD_DEFAULT_KEYS = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
                      "geodesic_intensity_weight", "keep_connected", "local_edits", "carry_result", "random_walk",
                      "walk_beta", "walk_gamma", "native_walk", "native_gamma", "native_band",
-                     "protect_depth", "crf")  # what the card records
+                     "protect_depth", "trust_power", "trust_reach", "crf")  # what the card records
+
+
+def _checked_candidates(candidates) -> list:
+    """--candidates: a list of {setting: value} that Settings accepts."""
+    from ..errors import InputError
+    from ..settings import Settings
+    if not isinstance(candidates, list) or not all(isinstance(c, dict) and c for c in candidates):
+        raise InputError('--candidates must be a JSON list of objects, e.g. \'[{"walk_gamma": 0.01}]\'.')
+    for candidate in candidates:
+        Settings().with_overrides(candidate)  # unknown names and bad values fail here, before any trial
+    return candidates
 
 
 def _as_card_defaults(settings) -> dict:
