@@ -1,5 +1,6 @@
 """The global label update: a stroke's label spreads to what is connected to it, and no further."""
 import numpy as np
+import pytest
 import torch
 
 from interactiveseg import Session, Settings, Volume
@@ -101,9 +102,14 @@ def three_blobs():
     return Volume(array.astype(np.float32), spacing=(1.0, 1.0, 2.0), modality="MR"), blob_a, blob_b, blob_c
 
 
-def test_one_round_recovers_a_missed_region_and_leaves_its_look_alike_out(blob_model_path):
+# Off, and as the 3D card sets the prior's trust (prior_trust.py): the rules hold either way.
+TRUST = pytest.mark.parametrize("trust", [{}, {"trust_power": 1.0, "trust_reach": 8.0}], ids=["trust off", "trust on"])
+
+
+@TRUST
+def test_one_round_recovers_a_missed_region_and_leaves_its_look_alike_out(blob_model_path, trust):
     volume, blob_a, blob_b, blob_c = three_blobs()
-    session = Session(volume, blob_model_path, "cpu", Settings(learning_rate=0.01))
+    session = Session(volume, blob_model_path, "cpu", Settings(learning_rate=0.01, **trust))
     first = session.segment(BLOB_BOX)
     assert first.mask[blob_b].mean() < 0.3  # the first mask missed most of B
     stroke = np.zeros(volume.shape, dtype=bool)
@@ -115,9 +121,10 @@ def test_one_round_recovers_a_missed_region_and_leaves_its_look_alike_out(blob_m
     assert refined.mask[blob_a].mean() > first.mask[blob_a].mean() - 0.05
 
 
-def test_a_stroke_on_what_the_mask_has_right_does_not_lower_dice(blob_model_path):
+@TRUST
+def test_a_stroke_on_what_the_mask_has_right_does_not_lower_dice(blob_model_path, trust):
     volume, blob_a, _, _ = three_blobs()
-    session = Session(volume, blob_model_path, "cpu", Settings(learning_rate=0.01))
+    session = Session(volume, blob_model_path, "cpu", Settings(learning_rate=0.01, **trust))
     first = session.segment(BLOB_BOX)
     stroke = np.zeros(volume.shape, dtype=bool)
     stroke[8, 15] = first.mask[8, 15] & blob_a[8, 15]  # across the part of A the mask already has right
