@@ -2,10 +2,10 @@
 
 The grid walk (random_walk.py, finetune.global_update) holds each voxel to the network's
 probability with a strength gamma |2p - 1|: what the network is sure of stays, unless a
-stroke's label reaches it.
-A stroke drawn deep in a region the network was sure of, and wrong about, shows that
-this sureness is not to be held; a stroke on a boundary it hesitated over shows little.
-Both are measured against the pretrained network's first map, on every stroke so far.
+stroke's label reaches it. A stroke drawn deep in a region the network was sure of, and
+wrong about, shows that this sureness is not to be held; a stroke on a boundary it
+hesitated over shows little. Both are measured against the pretrained network's first
+map, on every stroke so far.
 
 - Its background: judged by the foreground strokes, and weakened everywhere it holds. The
   margin outside the box always anchors the background, so a foreground stroke then
@@ -33,6 +33,12 @@ def contradiction(probability: torch.Tensor, strokes: torch.Tensor, label: int) 
     return float(wrong.clamp_min(0.0).mean())
 
 
+def kept_share(probability: torch.Tensor, strokes: torch.Tensor, label: int, power: float) -> float:
+    """How much of its hold the network's calls of the other label keep, judged by the strokes of `label`:
+    (1 - contradiction) ** power, at least FLOOR ** power."""
+    return max(FLOOR, 1.0 - contradiction(probability, strokes, label)) ** power
+
+
 def hold_scale(first: torch.Tensor, prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor,
                background: torch.Tensor, spacing, power: float, reach: float,
                intensity_weight: float) -> torch.Tensor | float:
@@ -43,9 +49,9 @@ def hold_scale(first: torch.Tensor, prior: torch.Tensor, image: torch.Tensor, fo
     """
     if power == 0:
         return 1.0
-    keep_background = max(FLOOR, 1.0 - contradiction(first, foreground, 1)) ** power
+    keep_background = kept_share(first, foreground, 1, power)
     keep_foreground = torch.ones_like(prior)
-    lost = 1.0 - max(FLOOR, 1.0 - contradiction(first, background, 0)) ** power
+    lost = 1.0 - kept_share(first, background, 0, power)
     if reach > 0 and lost > 0:
         unit = reach * min(spacing)
         distance = geodesic_distance(image, background, spacing, intensity_weight, 3.0 * unit)
