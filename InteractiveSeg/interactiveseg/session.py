@@ -22,17 +22,15 @@ from .components import keep_object, keep_unmarked, local_changes
 from .devices import is_out_of_memory, pick_device
 from .errors import InputError
 from .finetune import (Cancel, GridState, Progress, check_cancel, compute_features, crf_only, fine_tune,
-                       global_update, native_update, predict)
+                       global_update, predict)
 from .box import Box
 from .model_file import LoadedModel, load_model
 from .preprocess import PreparedInput, prepare_input
+from .region_walk import NATIVE_WALK_MAX_VOXELS, crop_prior, first_mask_region, region_too_large, walk_on_region
 from .result import Result
 from .settings import Settings
 from .uncertainty import uncertainty_map
 from .volume import Volume
-
-# Above this many voxels in the box region the second walk is skipped: it would take several seconds.
-NATIVE_WALK_MAX_VOXELS = 8_000_000
 
 
 @dataclass
@@ -56,6 +54,7 @@ class Session:
         self._network = copy.deepcopy(self.model.network).to(self.device).eval()
         self._prepared: PreparedInput | None = None
         self._grid: GridState | None = None
+        self._network_map: torch.Tensor | None = None  # the box's first grid probability, before any walk
         self._rounds: list = []
 
     # Public API -----------------------------------------------------------------------
@@ -91,11 +90,17 @@ class Session:
         self._prepared, self._grid = prepared, grid
         if self.settings.keep_connected:
             probability = keep_object(probability, grid.inside_box())
+        self._network_map = probability  # the pretrained network's own map, which the prior's trust judges
         empty = np.zeros(prepared.crop.crop_shape, dtype=bool)
         notes = []
         if clipped != box:
             notes.append(f"The box was clipped to the volume: {clipped.as_ijk()} (I0 J0 K0 I1 J1 K1).")
-        result = self._result(probability, torch.zeros_like(probability, dtype=torch.bool), 0, start, notes)
+        region = self._with_fallback(lambda: first_mask_region(prepared, self._network_map.to(self.device),
+                                                               self.settings, notes))
+        if region is not None:  # later rounds start from the mask the user saw
+            probability = prepared.crop.to_grid(region[None])[0].to(probability.device)
+        result = self._result(probability, torch.zeros_like(probability, dtype=torch.bool), 0, start, notes,
+                              region=region)
         self._rounds = [_Round(self._weights(), empty, empty, result, probability)]
         _report(progress, 1.0, "done")
         return result
@@ -141,15 +146,14 @@ class Session:
             count("fine-tuning" if self.settings.fine_tune else "crf", probability)
             if self.settings.random_walk:
                 probability = count("grid walk", global_update(self._grid, probability, fg_here, bg_here,
-                                                               self.settings,
-                                                               self._rounds[0].grid_probability.to(self.device)))
+                                                               self.settings, self._network_map.to(self.device)))
             return probability, interaction
         try:
             probability, interaction = self._with_fallback(compute)
             probability = self._mask_rules(previous, probability, grid_fg, grid_bg, bg, count)
             region = None
             if self.settings.random_walk and self.settings.native_walk:
-                if fg.size <= NATIVE_WALK_MAX_VOXELS:
+                if not region_too_large(self._prepared):
                     check_cancel(cancel)  # the second walk can take a second or more on a large box
                     region = self._with_fallback(lambda: self._native_walk(probability, fg, bg))
                     steps["native walk"] = int((region > 0.5).sum())
@@ -276,15 +280,9 @@ class Session:
 
     def _native_walk(self, probability: torch.Tensor, foreground: np.ndarray, background: np.ndarray) -> torch.Tensor:
         """The round's result at the image's own resolution (finetune.native_update), kept to the object."""
-        prepared, device = self._prepared, self.device
-        prior = prepared.crop.from_grid(probability[None].float().cpu())[0].clamp(0, 1).to(device)
-        fg, bg = (torch.from_numpy(np.ascontiguousarray(m)).to(device) for m in (foreground, background))
-        outside = torch.from_numpy(prepared.crop.outside_in_region(prepared.box)).to(device)
-        region = native_update(prior, prepared.region_image.to(device), fg, bg, outside, prepared.region_spacing,
-                               prepared.grid_spacing, self.settings)
-        if self.settings.keep_connected:
-            region = keep_object(region, ~outside, fg)
-        return region.cpu()
+        fg, bg = (torch.from_numpy(np.ascontiguousarray(m)).to(self.device) for m in (foreground, background))
+        prior = crop_prior(self._prepared, probability.to(self.device))
+        return walk_on_region(self._prepared, prior, fg, bg, self.settings).cpu()
 
     def _result(self, probability: torch.Tensor, interaction: torch.Tensor, round_index: int,
                 start: float, notes: list, foreground=None, background=None, region=None) -> Result:

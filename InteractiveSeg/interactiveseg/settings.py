@@ -43,6 +43,8 @@ class Settings:
     native_gamma: float = 0.1  # the prior's hold in that walk, per grid voxel's area
     native_band: int = 0  # grid voxels that walk may move the grid's boundary by; 0: no limit
     native_beta: float | None = None  # that walk's edge sensitivity; None: walk_beta
+    first_walk_band: int = 0  # >0: grid voxels the first mask's boundary may move onto the edges (first_mask.py)
+    first_walk_gamma: float = 0.01  # the network's hold in that walk, per grid voxel's area
     trust_power: float = 0.0  # >0: strokes against a sure network weaken the walk's prior hold (prior_trust.py)
     trust_reach: float = 0.0  # grid voxels over which a background stroke weakens the prior's foreground; 0: not
     seed: int = 0
@@ -111,6 +113,9 @@ class Settings:
             raise InputError(f"trust_power and trust_reach must be >= 0, got {self.trust_power}, {self.trust_reach}.")
         if self.native_band < 0:
             raise InputError(f"native_band must be >= 0 grid voxels, got {self.native_band}.")
+        if self.first_walk_band < 0 or self.first_walk_gamma <= 0:
+            raise InputError(f"first_walk_band must be >= 0 grid voxels and first_walk_gamma > 0, got "
+                             f"{self.first_walk_band}, {self.first_walk_gamma}.")
         if not 0.5 < self.crf.confidence < 1.0:
             raise InputError(f"CRF confidence must be in (0.5, 1), got {self.crf.confidence}.")
         return self

@@ -122,13 +122,13 @@ def test_a_round_on_a_box_three_times_the_grid_keeps_the_image_s_own_edges(blob_
 
 def test_a_box_region_too_large_for_the_second_walk_keeps_the_grid_s_result_and_says_so(
         blob_model_path, blob_volume, monkeypatch):
-    import interactiveseg.session as session_module
+    import interactiveseg.region_walk as region_walk
     volume, blob_a, _ = blob_volume
     stroke = np.zeros(volume.shape, dtype=bool)
     stroke[8, 15, 8:13] = True
     results = {}
     for limit in (10**9, 100):
-        monkeypatch.setattr(session_module, "NATIVE_WALK_MAX_VOXELS", limit)
+        monkeypatch.setattr(region_walk, "NATIVE_WALK_MAX_VOXELS", limit)
         session = Session(volume, blob_model_path, "cpu", Settings(learning_rate=0.01))
         session.segment(BLOB_BOX)
         results[limit] = session.refine(foreground=stroke)

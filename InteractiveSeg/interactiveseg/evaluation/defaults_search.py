@@ -35,6 +35,8 @@ CANDIDATES = (
     {"native_gamma": 0.03},
     {"native_gamma": 0.3},
     {"native_band": 1},
+    {"first_walk_band": 1},
+    {"first_walk_band": 2},
     {"carry_result": False},
     {"learning_rate": 1e-3},
     {"learning_rate": 1e-2},
@@ -157,8 +159,8 @@ def main(argv=None) -> int:
 
 CARD_DEFAULT_KEYS = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
                      "geodesic_intensity_weight", "keep_connected", "local_edits", "carry_result", "random_walk",
-                     "walk_beta", "walk_gamma", "native_walk", "native_gamma", "native_band",
-                     "protect_depth", "trust_power", "trust_reach", "crf")  # what the card records
+                     "walk_beta", "walk_gamma", "native_walk", "native_gamma", "native_band", "first_walk_band",
+                     "first_walk_gamma", "protect_depth", "trust_power", "trust_reach", "crf")  # what the card records
 
 
 def _checked_candidates(candidates) -> list:

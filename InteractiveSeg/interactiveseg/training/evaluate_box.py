@@ -1,8 +1,8 @@
 """Box-only Dice: the tight box around a labelled structure, no scribbles, on its own image grid.
 
-Inference follows the engine's path (prepare_input, the network, back from the grid,
-threshold 0.5, paste into the full grid), so these figures are what a user gets from
-a box that just encloses the object.
+Inference follows the engine's path (prepare_input, the network, the object's component,
+back from the grid or through the card's first-mask walk, threshold 0.5, paste into the full
+grid), so these figures are what a user gets from a box that just encloses the object.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 from ..components import keep_object
 from ..overlap import dice
 from ..preprocess import from_network_batch, network_batch, prepare_input
+from ..region_walk import first_mask_region
 from ..settings import Settings
 from .samples import tight_box
 
@@ -41,10 +42,12 @@ def segment_box(network, card: dict, volume, box, device="cpu") -> np.ndarray:
     with torch.no_grad():
         logits = network(network_batch(network, prepared.image).to(device))
         probability = from_network_batch(torch.softmax(logits.float(), 1)[:, 1:], dims).cpu()
-    if Settings.from_card(card).keep_connected:  # as Session.segment does: the object's component only
+    settings = Settings.from_card(card)
+    if settings.keep_connected:  # as Session.segment does: the object's component only
         inside = ~prepared.crop.outside_on_grid(prepared.box)
         probability = keep_object(probability[0], inside)[None]
-    crop_probability = prepared.crop.from_grid(probability)[0].numpy()
+    region = first_mask_region(prepared, probability[0], settings)  # and its boundary at the image's resolution
+    crop_probability = (prepared.crop.from_grid(probability)[0] if region is None else region).numpy()
     mask = prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability > 0.5)
     inside = np.zeros_like(mask)
     inside[box.clipped(volume.shape).slices()] = True
