@@ -30,6 +30,15 @@ def test_jittered_boxes_are_mostly_loose_and_never_inverted():
     assert sizes.std(axis=0).min() > 0  # boxes vary
 
 
+def test_a_jittered_box_of_a_thin_object_still_holds_some_of_it():
+    """A box cut into a one-voxel-thick object must not slide past it (at the volume's edge, out of it)."""
+    rng = np.random.default_rng(0)
+    bbox = [10, 20, 111, 29, 49, 111]
+    for _ in range(200):
+        box = jittered_box(bbox, rng)
+        assert all(lo <= t_hi and hi >= t_lo for lo, hi, t_lo, t_hi in zip(box.lower, box.upper, bbox[:3], bbox[3:]))
+
+
 def test_sample_target_is_the_structure_on_the_network_grid(tiny_manifest):
     cases, _ = read_manifest(tiny_manifest)
     volume, labels = cases[0].load()

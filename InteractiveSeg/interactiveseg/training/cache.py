@@ -13,7 +13,7 @@ network; its slices are contiguous so that 2.5D context stays inside the sample.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +86,19 @@ def build_samples(volume: Volume, labels: np.ndarray, structures, card: dict, bo
             yield entry, image[0].numpy().astype(np.float32), target.numpy().astype(np.uint8)
 
 
+def bent_structures(structures, labels: np.ndarray, spacing_ijk) -> list:
+    """The structures with voxels and boxes measured again on bent labels; any that shrank to a speck left out."""
+    from .manifest import structure_stats
+    from .prepare_data import MIN_VOXELS
+
+    bent = []
+    for structure in structures:
+        voxels, ml, bbox = structure_stats(labels, structure.value, spacing_ijk)
+        if voxels >= MIN_VOXELS:
+            bent.append(replace(structure, voxels=voxels, volume_ml=ml, bbox_ijk=bbox))
+    return bent
+
+
 def assemble(parts, info: dict) -> TrainingCache:
     """Stack (entry, image, target) parts into one cache, filling in each entry's position."""
     entries, images, targets, start = [], [], [], 0
@@ -101,16 +114,18 @@ def assemble(parts, info: dict) -> TrainingCache:
 
 
 def build_cache(manifest, card: dict, folder, boxes_per_structure: int = 4, variants: int = 3,
-                boxes_per_variant: int = 2, seed: int = 0, log=print) -> TrainingCache:
+                boxes_per_variant: int = 2, seed: int = 0, log=print, deform_mm: float = 0.0) -> TrainingCache:
     """Cache every training structure of the manifest: real boxes, and boxes of `variants` synthesized images.
 
-    Synthesis seeds come from (seed, subject, variant), so a cache is rebuilt identically.
+    With `deform_mm`, each synthesized image is drawn from the subject bent by its own smooth
+    random field (synthesis.deform_volume), and its boxes from the bent labels. Synthesis
+    seeds come from (seed, subject, variant), so a cache is rebuilt identically.
     """
     import time
     import zlib
 
     from .manifest import read_manifest
-    from .synthesis import synthesize_volume
+    from .synthesis import deform_volume, synthesize_volume
 
     cases, manifest_info = read_manifest(manifest)
     parts = []
@@ -124,13 +139,18 @@ def build_cache(manifest, card: dict, folder, boxes_per_structure: int = 4, vari
         rng = np.random.default_rng([seed, subject_key])
         parts += build_samples(volume, labels, structures, card, boxes_per_structure, rng, case.subject, "real")
         for n in range(variants):
-            synthetic = synthesize_volume(volume, labels, seed=int(np.random.default_rng([seed, subject_key, n])
-                                                                   .integers(1 << 31)))
-            parts += build_samples(synthetic, labels, structures, card, boxes_per_variant, rng, case.subject,
-                                   f"synth{n}")
+            variant_seed = int(np.random.default_rng([seed, subject_key, n]).integers(1 << 31))
+            source, source_labels, source_structures = volume, labels, structures
+            if deform_mm > 0:
+                source, source_labels = deform_volume(volume, labels, variant_seed + 1, deform_mm)
+                source_structures = bent_structures(structures, source_labels, volume.spacing)
+            synthetic = synthesize_volume(source, source_labels, seed=variant_seed)
+            parts += build_samples(synthetic, source_labels, source_structures, card, boxes_per_variant, rng,
+                                   case.subject, f"synth{n}")
         log(f"cache: {case.case_id}, {len(structures)} structures ({time.time() - start:.0f} s)")
     info = {"manifest": str(manifest), "grid_shape": card["input"]["grid_shape"], "seed": seed,
             "boxes_per_structure": boxes_per_structure, "variants": variants, "boxes_per_variant": boxes_per_variant,
+            "deform_mm": deform_mm,
             "unseen_classes": manifest_info.get("unseen_classes", [])}
     cache = assemble(parts, info)
     cache.save(folder)

@@ -67,6 +67,10 @@ def train_main(argv=None) -> int:
     parser.add_argument("--mix", type=float, nargs=3, metavar=("REAL", "SYNTH", "OBJECTS"),
                         default=[defaults.mix.real, defaults.mix.synthesized, defaults.mix.objects],
                         help="shares of real, label-synthesized and procedural-object samples")
+    parser.add_argument("--cache-variants", type=int, default=defaults.cache_variants,
+                        help="synthesized images per training subject in a new cache")
+    parser.add_argument("--cache-deform", type=float, default=defaults.cache_deform_mm, metavar="MM",
+                        help="bend each synthesized image's anatomy by a smooth random field of about MM mm (0: off)")
     parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate")
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     parser.add_argument("--schedule", choices=("cosine", "plateau"), default=defaults.schedule)
@@ -92,6 +96,7 @@ def train_main(argv=None) -> int:
         checkpoint=args.checkpoint, cache=args.cache, init=args.init, steps=args.steps, batch=args.batch, grid=grid,
         channels=args.channels, context_slices=args.context_slices, learning_rate=args.lr,
         weight_decay=args.weight_decay, schedule=args.schedule, mix=Mix(*args.mix),
+        cache_variants=args.cache_variants, cache_deform_mm=args.cache_deform,
         validation_lesions=args.validation_lesions, seed=args.seed, device=args.device, threads=args.threads,
         validate_every=args.validate_every, patience=args.patience, max_drops=args.max_drops,
         max_seconds=args.max_seconds,

@@ -31,8 +31,8 @@ def jittered_box(bbox_ijk, rng: np.random.Generator) -> Box:
                 + rng.integers(JITTER_VOXELS[0], JITTER_VOXELS[1] + 1, 3))
     grow_high = (np.round(rng.uniform(*JITTER_FRACTION, 3) * size)
                  + rng.integers(JITTER_VOXELS[0], JITTER_VOXELS[1] + 1, 3))
-    new_lower = (lower - grow_low).astype(int)
-    new_upper = np.maximum((upper + grow_high).astype(int), new_lower)
+    new_lower = np.minimum(lower - grow_low, upper).astype(int)  # cut into the object, never past it
+    new_upper = np.maximum(upper + grow_high, np.maximum(new_lower, lower)).astype(int)
     return Box(tuple(int(v) for v in new_lower), tuple(int(v) for v in new_upper))
 
 

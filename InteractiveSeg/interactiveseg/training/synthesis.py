@@ -7,6 +7,8 @@ Three training subjects teach a network those subjects. Two kinds of synthesis t
   SynthSeg (Billot et al., MedIA 2023): every label gets a random intensity and texture,
   then a bias field, blur, gamma and noise. Unlabelled tissue is split into intensity
   classes of the real image first, so it keeps its anatomy but not its contrast.
+  `deform_volume` first bends the subject, image and labels alike, by a smooth random
+  displacement, so that the shapes vary too.
 - `paste_objects` puts procedural objects (lobulated blobs, elongated tube-like shapes,
   with a random size, contrast sign, texture, rim and core) into real training crops on
   the network grid, framed the way a user's box frames an object. No source labels
@@ -92,6 +94,31 @@ def synthesize_volume(volume: Volume, labels: np.ndarray, seed: int) -> Volume:
     image = ((image - low) / (high - low).clamp_min(1e-6)).clamp(0, 1) ** float(np.exp(rng.normal(0.0, 0.3)))
     image = image + float(rng.uniform(0.0, 0.03)) * torch.randn(shape, generator=generator)
     return Volume((image * 1000.0).numpy().astype(np.float32), volume.spacing, volume.origin, volume.direction, "MR")
+
+
+def deform_volume(volume: Volume, labels: np.ndarray, seed: int, amplitude_mm: float) -> tuple:
+    """(Volume, labels) bent by one smooth random displacement field of about `amplitude_mm` per axis.
+
+    The field varies over about a quarter of the volume's extent, so organs bend and
+    swell rather than tear; the image is resampled linearly, the labels by nearest
+    neighbour, both with the same field.
+    """
+    generator = torch.Generator().manual_seed(int(np.random.default_rng(seed).integers(1 << 31)))
+    shape = volume.array.shape
+    spacing_kji = torch.tensor(tuple(reversed(volume.spacing)), dtype=torch.float32)
+    sigma = max(shape) / 4.0
+    # grid_sample's coordinates run over [-1, 1] per axis, in (i, j, k) order
+    displacement = torch.stack([_smooth_noise(shape, sigma, generator) * amplitude_mm / spacing_kji[axis]
+                                * 2.0 / max(shape[axis] - 1, 1) for axis in (2, 1, 0)], dim=-1)
+    axes = [torch.linspace(-1, 1, n) for n in shape]
+    k, j, i = torch.meshgrid(*axes, indexing="ij")
+    grid = (torch.stack([i, j, k], dim=-1) + displacement)[None]
+    image = torch.from_numpy(volume.array.astype(np.float32))[None, None]
+    bent = F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)[0, 0]
+    label_image = torch.from_numpy(labels.astype(np.float32))[None, None]
+    bent_labels = F.grid_sample(label_image, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0, 0]
+    return (Volume(bent.numpy(), volume.spacing, volume.origin, volume.direction, volume.modality),
+            bent_labels.numpy().astype(labels.dtype))
 
 
 def object_mask(shape: tuple, rng: np.random.Generator, depth_position: torch.Tensor) -> torch.Tensor:

@@ -60,6 +60,7 @@ class TrainConfig:
     mix: Mix = field(default_factory=Mix)
     cache_boxes: int = 4  # real boxes per training structure in the cache
     cache_variants: int = 3  # synthesized images per training subject
+    cache_deform_mm: float = 0.0  # bend each synthesized image's anatomy by about this much (0: not)
     validation_jitter: int = 2  # jittered boxes per validation structure, besides the tight one
     validation_lesions: int = 20  # synthetic lesions per validation subject
     seed: int = 0
@@ -171,7 +172,8 @@ class Trainer:
             raise RuntimeError(f"Rank 0 builds the training cache: run one process first, or pass --cache {folder}.")
         self.log(f"building the training cache in {folder}")
         return build_cache(self.config.manifest, self.card, folder, self.config.cache_boxes,
-                           self.config.cache_variants, seed=self.config.seed, log=self.log)
+                           self.config.cache_variants, seed=self.config.seed, log=self.log,
+                           deform_mm=self.config.cache_deform_mm)
 
     def batch(self, step: int) -> list:
         """[(images, targets)] of one step; (seed, step, rank) seed it, so a resumed run draws the same."""
