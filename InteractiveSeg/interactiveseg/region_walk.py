@@ -58,10 +58,11 @@ def first_mask_region(prepared: PreparedInput, grid_probability: torch.Tensor, s
                       notes: list | None = None) -> torch.Tensor | None:
     """The first mask's probability on the crop at the image's resolution, or None to keep the grid's.
 
-    None when the setting is off (`first_walk_band` 0), the box region is too large, or the
-    walk would remove most of the mask (then a line is added to `notes`).
+    None when the setting is off (`first_walk_band` 0, or `random_walk` off: then no step walks),
+    the box region is too large, or the walk would remove most of the mask (then a line is
+    added to `notes`).
     """
-    if not settings.first_walk_band or region_too_large(prepared):
+    if not (settings.random_walk and settings.first_walk_band) or region_too_large(prepared):
         return None
     prior = crop_prior(prepared, grid_probability)
     none = torch.zeros_like(prior, dtype=torch.bool)

@@ -43,7 +43,7 @@ class Settings:
     native_gamma: float = 0.1  # the prior's hold in that walk, per grid voxel's area
     native_band: int = 0  # grid voxels that walk may move the grid's boundary by; 0: no limit
     native_beta: float | None = None  # that walk's edge sensitivity; None: walk_beta
-    first_walk_band: int = 0  # >0: grid voxels the first mask's boundary may move onto the edges (first_mask.py)
+    first_walk_band: int = 0  # >0: grid voxels the first mask's boundary may move onto edges (region_walk.py)
     first_walk_gamma: float = 0.01  # the network's hold in that walk, per grid voxel's area
     trust_power: float = 0.0  # >0: strokes against a sure network weaken the walk's prior hold (prior_trust.py)
     trust_reach: float = 0.0  # grid voxels over which a background stroke weakens the prior's foreground; 0: not

@@ -73,11 +73,12 @@ def test_a_walk_that_would_remove_most_of_the_mask_keeps_the_network_s(blob_volu
     assert len(notes) == 1 and "network's mask is kept" in notes[0]
 
 
-def test_the_first_walk_is_off_unless_set_and_its_values_are_checked(blob_volume, blob_model_path):
+def test_the_first_walk_is_off_unless_set_or_without_walks_and_its_values_are_checked(blob_volume, blob_model_path):
     volume, _, _ = blob_volume
     prepared = prepare_input(volume, BLOB_BOX, load_model(blob_model_path).card)
     probability = torch.full(prepared.image.shape[1:], 0.9)
     assert first_mask_region(prepared, probability, Settings()) is None
+    assert first_mask_region(prepared, probability, Settings(first_walk_band=1, random_walk=False)) is None
     for bad in ({"first_walk_band": -1}, {"first_walk_gamma": 0.0}):
         with pytest.raises(InputError, match="first_walk"):
             Settings().updated(**bad)
