@@ -24,7 +24,7 @@ import torch
 from interactiveseg import Session, Settings, load_model, read_volume
 from interactiveseg.demo import DEMO_BOX, DEMO_STROKES, SAMPLE_IMAGE
 from interactiveseg.devices import pick_device
-from interactiveseg.evaluation.commands import parse_overrides
+from interactiveseg.evaluation.commands import add_set_argument, parse_overrides
 
 
 def strokes_for_round(shape, round_index):
@@ -43,8 +43,7 @@ def main(argv=None) -> int:
                         help="network grid to resample the box to (default: the model card's)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a fine-tuning setting, as `interactiveseg evaluate --set` (repeatable)")
+    add_set_argument(parser)
     parser.add_argument("--output", help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.threads:

@@ -45,8 +45,7 @@ def evaluate_main(argv=None) -> int:
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--seed", type=int, default=0, help="the robot user's seed (boxes and strokes)")
     parser.add_argument("--strokes-per-round", type=int, default=1)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a fine-tuning setting, e.g. omega=5 or crf.iterations=5 (repeatable)")
+    add_set_argument(parser)
     parser.add_argument("--beta", type=float, help="random walker beta")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.add_argument("--output", required=True, help="results .json; the .md table and .png plot go beside it")
@@ -120,6 +119,12 @@ def run(args, argv) -> dict:
     print(f"wrote {output}, {output.with_suffix('.md')}"
           + (f" and {picture}" if picture else " (no matplotlib: no plot)"))
     return summary
+
+
+def add_set_argument(parser) -> None:
+    """`--set KEY=VALUE`, as every command that runs the engine with changed settings takes it (parse_overrides)."""
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a fine-tuning setting, e.g. omega=5 or crf.iterations=5 (repeatable)")
 
 
 def parse_overrides(items) -> dict:

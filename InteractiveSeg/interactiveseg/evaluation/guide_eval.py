@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .commands import add_set_argument, parse_overrides
+
 ROBOTS = ("error-driven", "uncertainty-guided")  # RobotUser.name, GuidedUser.name
 
 
@@ -66,13 +68,11 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a fine-tuning setting, as `interactiveseg evaluate --set` (repeatable)")
+    add_set_argument(parser)
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     import torch
     from .cases import lesion_tasks, manifest_tasks
-    from .commands import parse_overrides
     from .robot_user import RobotUser
     from ..model_file import load_model
     from ..settings import Settings
