@@ -151,17 +151,7 @@ class Session:
         try:
             probability, interaction = self._with_fallback(compute)
             probability = self._mask_rules(previous, probability, grid_fg, grid_bg, bg, count)
-            region = None
-            if self.settings.random_walk and self.settings.native_walk:
-                if not region_too_large(self._prepared):
-                    check_cancel(cancel)  # the second walk can take a second or more on a large box
-                    region = self._with_fallback(lambda: self._native_walk(probability, fg, bg))
-                    steps["native walk"] = int((region > 0.5).sum())
-                    probability = self._prepared.crop.to_grid(region[None])[0].to(probability.device)
-                else:
-                    notes.append(f"The box region holds {fg.size:,} voxels, more than the walk at the image's "
-                                 f"resolution takes ({NATIVE_WALK_MAX_VOXELS:,}); the boundary is the network "
-                                 "grid's.")
+            probability, region = self._at_image_resolution(probability, fg, bg, notes, steps, cancel)
         except BaseException:
             self._restore(previous.weights)  # cancelled or failed: back to the last round
             raise
@@ -277,6 +267,20 @@ class Session:
         if np.any(fg & bg):
             raise InputError("Some voxels are marked both foreground and background in the same round.")
         return fg, bg, notes
+
+    def _at_image_resolution(self, probability: torch.Tensor, fg: np.ndarray, bg: np.ndarray, notes: list,
+                             steps: dict, cancel: Cancel) -> tuple:
+        """(grid probability, crop probability or None): the round's walk at the image's resolution, when on."""
+        if not (self.settings.random_walk and self.settings.native_walk):
+            return probability, None
+        if region_too_large(self._prepared):
+            notes.append(f"The box region holds {fg.size:,} voxels, more than the walk at the image's "
+                         f"resolution takes ({NATIVE_WALK_MAX_VOXELS:,}); the boundary is the network grid's.")
+            return probability, None
+        check_cancel(cancel)  # the second walk can take a second or more on a large box
+        region = self._with_fallback(lambda: self._native_walk(probability, fg, bg))
+        steps["native walk"] = int((region > 0.5).sum())
+        return self._prepared.crop.to_grid(region[None])[0].to(probability.device), region
 
     def _native_walk(self, probability: torch.Tensor, foreground: np.ndarray, background: np.ndarray) -> torch.Tensor:
         """The round's result at the image's own resolution (finetune.native_update), kept to the object."""
