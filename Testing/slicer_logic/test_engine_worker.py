@@ -303,11 +303,13 @@ def test_holding_the_gil_as_slicer_does_starves_a_python_thread():
             n += 1
         counts.append(n)
 
-    for gap in (lambda: time.sleep(0.05), lambda: hold_the_gil(0.05)):
+    # Between two holds the thread gets about one switch interval (5 ms): long holds make that share small
+    # (about 1/40 here), so the measure stays far from its bound on a busy machine.
+    for gap in (lambda: time.sleep(0.2), lambda: hold_the_gil(0.2)):
         stop = threading.Event()
         thread = threading.Thread(target=count, args=(stop,))
         thread.start()
-        for _ in range(10):
+        for _ in range(3):
             gap()
         stop.set()
         thread.join()
