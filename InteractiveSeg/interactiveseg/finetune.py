@@ -27,7 +27,7 @@ from .devices import mixed_precision
 from .errors import Cancelled
 from .geodesic import geodesic_distance
 from .networks import SplitNetwork
-from .prior_trust import hold_scale
+from .prior_trust import after_claims, hold_scale
 from .preprocess import from_network_batch, network_batch
 from .random_walk import edge_weights, prior_random_walk
 from .settings import Settings
@@ -142,14 +142,19 @@ def global_update(state: GridState, probability: torch.Tensor, foreground: torch
                   background: torch.Tensor, settings: Settings, first: torch.Tensor | None = None) -> torch.Tensor:
     """The random walker with the network's probability as prior and the strokes (and the margin
     outside the box) as fixed labels: a stroke's label reaches what is connected to it.
-    `first`, the pretrained network's map, judges how firmly the prior holds (prior_trust.py)."""
+    `first`, the pretrained network's map, judges how firmly the prior holds, and with
+    `stroke_claims` how much of it the background strokes take back (prior_trust.py)."""
     gamma = settings.walk_gamma
+    fixed_background = background | state.known_background(foreground)
+    edges = state.walk_edges(settings.walk_beta)
+    if first is not None and settings.stroke_claims:
+        probability = after_claims(first, probability, state.image, foreground, background, state.outside_box,
+                                   state.spacing, settings.walk_beta, edges, settings.walk_iterations)
     if first is not None:
         gamma = gamma * hold_scale(first, probability, state.image, foreground, background, state.spacing,
                                    settings.trust_power, settings.trust_reach, settings.geodesic_intensity_weight)
-    return prior_random_walk(probability, state.image, foreground, background | state.known_background(foreground),
-                             state.spacing, settings.walk_beta, gamma, settings.walk_iterations,
-                             edges=state.walk_edges(settings.walk_beta))
+    return prior_random_walk(probability, state.image, foreground, fixed_background, state.spacing,
+                             settings.walk_beta, gamma, settings.walk_iterations, edges=edges)
 
 
 def native_update(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor, background: torch.Tensor,

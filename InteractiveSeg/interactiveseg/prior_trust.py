@@ -13,12 +13,23 @@ map, on every stroke so far.
 - Its foreground: judged by the background strokes, and weakened only near them
   (geodesically: connected and alike). The foreground has no anchor but its strokes and
   its prior, so weakened everywhere it would drain away to the margin.
+
+Weakened near a stroke is not enough when the wrong region is large: in the bundled chest
+CT's "tissue" the network takes both lungs, and a background stroke in a lung, against
+thousands of voxels each held a little, moved nothing, round after round. With
+`stroke_claims` the background strokes also claim what they reach first (`claimed`): a walk
+without prior, from those strokes to the mask's surroundings and the foreground strokes. The
+prior's foreground there is scaled down by the same contradiction before the walk, so the
+stroke takes the region up to its edges, as a seed does in Grow from seeds.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from .components import component_labels
 from .geodesic import geodesic_distance
+from .random_walk import prior_random_walk
 
 FLOOR = 0.02  # the least share of the hold kept: a region touching no stroke still has a prior
 
@@ -57,3 +68,48 @@ def hold_scale(first: torch.Tensor, prior: torch.Tensor, image: torch.Tensor, fo
         distance = geodesic_distance(image, background, spacing, intensity_weight, 3.0 * unit)
         keep_foreground = 1.0 - lost * torch.exp(-distance / unit)  # exp(-inf) = 0 beyond the bound
     return torch.where(prior < 0.5, torch.tensor(keep_background, device=prior.device), keep_foreground)
+
+
+def after_claims(first: torch.Tensor, prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor,
+                 background: torch.Tensor, outside_box: torch.Tensor | None, spacing, beta: float, edges: list,
+                 iterations: int) -> torch.Tensor:
+    """The walk's prior with what the background strokes claim (`claimed`) scaled down by how surely the
+    pretrained network (`first`) called those strokes foreground: p (1 - contradiction x claim)."""
+    lost = contradiction(first, background, 0)
+    if lost == 0:
+        return prior
+    return prior * (1.0 - lost * claimed(prior, image, foreground, background, outside_box, spacing, beta, edges,
+                                         iterations))
+
+
+def claimed(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor, background: torch.Tensor,
+            outside_box: torch.Tensor | None, spacing, beta: float, edges: list, iterations: int) -> torch.Tensor:
+    """Per voxel in [0, 1], how firmly the background strokes claim it from the prior's mask.
+
+    A walk without prior from the background strokes (1) to what bounds the mask (0): the
+    foreground strokes and the prior's background around the mask, which reaches the margin
+    outside the box. Holes inside the mask (a cavity the network left out, the spot a
+    fine-tuned network learnt from an earlier stroke) bound nothing. Voxels the walk gives
+    above one half reach a background stroke before the mask's edge or a foreground stroke, as a
+    seed in Grow from seeds or the random walker would take them.
+    """
+    around = surrounding(prior < 0.5, outside_box)
+    sources = background & ~around
+    if not bool(sources.any()):
+        return torch.zeros_like(prior)
+    sinks = (foreground | around) & ~sources
+    return prior_random_walk(torch.zeros_like(prior), image, sources, sinks, spacing, beta, 0.0, iterations,
+                             edges=edges)
+
+
+def surrounding(background: torch.Tensor, outside_box: torch.Tensor | None) -> torch.Tensor:
+    """The background's components that touch the margin outside the box (the grid's border without a box)."""
+    anchors = outside_box.cpu().numpy() if outside_box is not None and bool(outside_box.any()) else None
+    mask = background.cpu().numpy()
+    if anchors is None:
+        anchors = np.ones_like(mask)
+        anchors[1:-1, 1:-1, 1:-1] = False
+    mask = mask | anchors
+    labels = component_labels(mask)
+    touching = [int(v) for v in np.unique(labels[anchors]) if v]
+    return torch.from_numpy(np.isin(labels, touching)).to(background.device)

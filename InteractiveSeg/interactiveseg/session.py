@@ -152,6 +152,8 @@ class Session:
             probability, interaction = self._with_fallback(compute)
             probability = self._mask_rules(previous, probability, grid_fg, grid_bg, bg, count)
             probability, region = self._at_image_resolution(probability, fg, bg, notes, steps, cancel)
+            if self.settings.one_way_rounds:
+                probability, region = self._one_way(previous, probability, region, fg, bg, steps)
         except BaseException:
             self._restore(previous.weights)  # cancelled or failed: back to the last round
             raise
@@ -236,6 +238,22 @@ class Session:
                                                                grid_fg, painted, self.settings.protect_depth,
                                                                self._grid.spacing))
         return probability
+
+    def _one_way(self, previous: _Round, probability: torch.Tensor, region: torch.Tensor | None, fg: np.ndarray,
+                 bg: np.ndarray, steps: dict) -> tuple:
+        """A round whose new strokes are all of one label moves the mask only that way: background strokes
+        alone only remove, foreground strokes alone only add (`one_way_rounds`). Returns (grid probability,
+        crop probability)."""
+        added_fg, added_bg = bool((fg & ~previous.foreground).any()), bool((bg & ~previous.background).any())
+        if added_fg == added_bg:
+            return probability, region
+        bound = torch.maximum if added_fg else torch.minimum
+        if region is None:
+            region = self._prepared.crop.from_grid(probability[None].float().cpu())[0].clamp(0, 1)
+        region = bound(region, torch.from_numpy(previous.result.region_probability))
+        probability = bound(probability, previous.grid_probability.to(probability.device))
+        steps["one way"] = int((region > 0.5).sum())
+        return probability, region
 
     def _crop_scribbles(self, foreground, background):
         """Validate full-grid scribbles and cut them to the crop region."""

@@ -47,6 +47,8 @@ class Settings:
     first_walk_gamma: float = 0.01  # the network's hold in that walk, per grid voxel's area
     trust_power: float = 0.0  # >0: strokes against a sure network weaken the walk's prior hold (prior_trust.py)
     trust_reach: float = 0.0  # grid voxels over which a background stroke weakens the prior's foreground; 0: not
+    stroke_claims: bool = False  # a background stroke inside the mask takes back the region it reaches first
+    one_way_rounds: bool = False  # a round with strokes of one label only: background only removes, foreground adds
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
 
