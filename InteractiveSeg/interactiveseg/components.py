@@ -47,14 +47,19 @@ def keep_object(probability: torch.Tensor, inside_box: torch.Tensor,
     return torch.where(dropped, probability.clamp(max=BELOW), probability)
 
 
+def components_touching(mask: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """The 26-connected components of `mask` that share a voxel with `anchors`."""
+    labels = component_labels(mask)
+    touched = [int(v) for v in np.unique(labels[anchors & mask]) if v]
+    return np.isin(labels, touched)
+
+
 def _touching(changed: np.ndarray, strokes: np.ndarray) -> np.ndarray:
     """The components of `changed` that touch `strokes` grown by one voxel."""
     if not changed.any() or not strokes.any():
         return np.zeros_like(changed)
     grown = sitk.GetArrayFromImage(sitk.BinaryDilate(sitk.GetImageFromArray(strokes.astype(np.uint8)), [1, 1, 1]))
-    labels = component_labels(changed)
-    touched = [int(v) for v in np.unique(labels[(grown > 0) & changed]) if v]
-    return np.isin(labels, touched)
+    return components_touching(changed, grown > 0)
 
 
 def local_changes(before: torch.Tensor, after: torch.Tensor, inside_box: torch.Tensor,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .components import component_labels
+from .components import components_touching
 from .geodesic import geodesic_distance
 from .random_walk import prior_random_walk
 
@@ -109,7 +109,4 @@ def surrounding(background: torch.Tensor, outside_box: torch.Tensor | None) -> t
     if anchors is None:
         anchors = np.ones_like(mask)
         anchors[1:-1, 1:-1, 1:-1] = False
-    mask = mask | anchors
-    labels = component_labels(mask)
-    touching = [int(v) for v in np.unique(labels[anchors]) if v]
-    return torch.from_numpy(np.isin(labels, touching)).to(background.device)
+    return torch.from_numpy(components_touching(mask | anchors, anchors)).to(background.device)

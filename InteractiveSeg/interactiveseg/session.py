@@ -249,7 +249,7 @@ class Session:
             return probability, region
         bound = torch.maximum if added_fg else torch.minimum
         if region is None:
-            region = self._prepared.crop.from_grid(probability[None].float().cpu())[0].clamp(0, 1)
+            region = crop_prior(self._prepared, probability).cpu()
         region = bound(region, torch.from_numpy(previous.result.region_probability))
         probability = bound(probability, previous.grid_probability.to(probability.device))
         steps["one way"] = int((region > 0.5).sum())
