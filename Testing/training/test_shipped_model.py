@@ -73,3 +73,37 @@ def test_the_default_is_the_3d_model_for_a_volume_and_the_2d_model_for_a_single_
         engine.handle({"op": "segment", "session": "s", "box": [4, 4, 0, 27, 27, slices - 1], "model": ""}, {},
                       None, None)
         assert engine.sessions["s"].model.dims == dims
+
+
+def test_the_mean_of_two_models_maps_sits_between_them_and_needs_the_same_margins(chest):
+    """evaluate-box --mean-with: the mean of a model with itself is that model's mask (up to the
+    resampling to the crop and back); with the 2D U-Net it is a third mask; other margins are refused."""
+    import copy
+
+    from interactiveseg.errors import InputError
+
+    source, volume = chest
+    value = next(v for v, name in source.names.items() if name == "right_lung")
+    _, _, bbox = structure_stats(source.labels, value, source.image.GetSpacing())
+    box, reference = tight_box(bbox), source.labels == value
+    model, other = load_model(None, 3), load_model(None, 2)
+    alone = segment_box(model.network, model.card, volume, box)
+    assert dice(segment_box(model.network, model.card, volume, box, partner=model), alone) > 0.97
+    mean = segment_box(model.network, model.card, volume, box, partner=other)
+    assert dice(mean, reference) > 0.9
+    assert 0 < (mean ^ alone).sum()  # the 2D U-Net's map moved it
+    wider = copy.copy(other)
+    wider.card = dict(other.card, input=dict(other.card["input"], margin_fraction=0.3))
+    with pytest.raises(InputError, match="margins"):
+        segment_box(model.network, model.card, volume, box, partner=wider)
+
+
+def test_evaluate_box_refuses_to_write_two_models_figures_into_one_card(capsys):
+    from interactiveseg.training.commands import evaluate_main
+
+    path = default_model_path(3)
+    before = read_card(path)
+    with pytest.raises(SystemExit):
+        evaluate_main([str(path), "--mean-with", str(default_model_path(2)), "--write-card"])
+    assert "a card holds its own model's figures only" in capsys.readouterr().err
+    assert read_card(path) == before

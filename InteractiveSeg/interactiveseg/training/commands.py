@@ -115,7 +115,11 @@ def evaluate_main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--write-card", action="store_true", help="store the figures in the card's metrics")
     parser.add_argument("--rows", help="write every structure's Dice to this JSON file")
+    parser.add_argument("--mean-with", metavar="MODEL",
+                        help="measure the mean of this model's and the other model's maps (not with --write-card)")
     args = parser.parse_args(argv)
+    if args.mean_with and args.write_card:
+        parser.error("--mean-with measures two models together; a card holds its own model's figures only.")
     from ..model_card import update_sections
     from ..model_file import card_path, load_model
     import numpy as np
@@ -125,12 +129,16 @@ def evaluate_main(argv=None) -> int:
     from .validation import LESION_SEED, evaluate_lesions
     model = load_model(args.model)
     model.network.to(args.device)
+    partner = load_model(args.mean_with) if args.mean_with else None
+    if partner is not None:
+        partner.network.to(args.device).eval()
     cases, _ = read_manifest(args.data)
     start = time.time()
     loaded = [(case, *case.load()) for case in cases]
-    val = evaluate(model.network, model.card, [x for x in loaded if x[0].split == "val"], ("val",), args.device)
-    unseen = evaluate(model.network, model.card, loaded, ("unseen",), args.device)
-    lesions = evaluate_lesions(model.network, model.card, [x for x in loaded if x[0].split == "val"], args.device)
+    val_cases = [x for x in loaded if x[0].split == "val"]
+    val = evaluate(model.network, model.card, val_cases, ("val",), args.device, partner=partner)
+    unseen = evaluate(model.network, model.card, loaded, ("unseen",), args.device, partner=partner)
+    lesions = evaluate_lesions(model.network, model.card, val_cases, args.device, partner=partner)
     command = "interactiveseg evaluate-box " + shlex.join(sys.argv[2:] if argv is None else argv)
     metrics = {"box_only_dice_validation_subjects": summarize(val),
                "box_only_dice_unseen_classes": summarize(unseen),

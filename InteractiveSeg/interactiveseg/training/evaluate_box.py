@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..components import keep_object
+from ..errors import InputError
 from ..overlap import dice
 from ..preprocess import from_network_batch, network_batch, prepare_input
 from ..region_walk import first_mask_region
@@ -35,26 +36,42 @@ def structure_group(name: str) -> str:
     return "abdominal organ"
 
 
-def segment_box(network, card: dict, volume, box, device="cpu") -> np.ndarray:
-    """Full-grid boolean mask the network gives for a box."""
-    prepared = prepare_input(volume, box, card)
-    dims = card["architecture"]["dims"]
-    with torch.no_grad():
-        logits = network(network_batch(network, prepared.image).to(device))
-        probability = from_network_batch(torch.softmax(logits.float(), 1)[:, 1:], dims).cpu()
+def segment_box(network, card: dict, volume, box, device="cpu", partner=None) -> np.ndarray:
+    """Full-grid boolean mask the network gives for a box.
+
+    `partner`, a second loaded model: the mask comes from the mean of the two networks' maps,
+    each kept to its object on its own grid (a measurement of an ensemble; the engine runs one
+    network). The card's first-mask walk follows, as for one network.
+    """
+    prepared, probability = _kept_map(network, card, volume, box, device)
+    if partner is not None:
+        theirs, other = _kept_map(partner.network, partner.card, volume, box, device)
+        if theirs.crop.region != prepared.crop.region:
+            raise InputError("The two models frame the box with different margins; their cards' inputs must agree.")
+        other = prepared.crop.to_grid(theirs.crop.from_grid(other[None]).clamp(0, 1))[0]
+        probability = keep_object((probability + other) / 2, ~prepared.crop.outside_on_grid(prepared.box))
     settings = Settings.from_card(card)
-    if settings.keep_connected:  # as Session.segment does: the object's component only
-        inside = ~prepared.crop.outside_on_grid(prepared.box)
-        probability = keep_object(probability[0], inside)[None]
-    region = first_mask_region(prepared, probability[0], settings)  # and its boundary at the image's resolution
-    crop_probability = (prepared.crop.from_grid(probability)[0] if region is None else region).numpy()
+    region = first_mask_region(prepared, probability, settings)  # the boundary at the image's resolution
+    crop_probability = (prepared.crop.from_grid(probability[None])[0] if region is None else region).numpy()
     mask = prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability > 0.5)
     inside = np.zeros_like(mask)
     inside[box.clipped(volume.shape).slices()] = True
     return mask & inside  # as the engine's result: the box says where the object is
 
 
-def evaluate(network, card: dict, loaded_cases, roles=("val",), device="cpu", limit=None) -> list:
+def _kept_map(network, card: dict, volume, box, device) -> tuple:
+    """(prepared input, the network's grid probability kept to the object's component as Session.segment does)."""
+    prepared = prepare_input(volume, box, card)
+    dims = card["architecture"]["dims"]
+    with torch.no_grad():
+        logits = network(network_batch(network, prepared.image).to(device))
+        probability = from_network_batch(torch.softmax(logits.float(), 1)[:, 1:], dims).cpu()[0]
+    if Settings.from_card(card).keep_connected:
+        probability = keep_object(probability, ~prepared.crop.outside_on_grid(prepared.box))
+    return prepared, probability
+
+
+def evaluate(network, card: dict, loaded_cases, roles=("val",), device="cpu", limit=None, partner=None) -> list:
     """One row per structure whose role is in `roles`: case, structure, role, ml, group, dice.
 
     loaded_cases: [(Case, Volume, labels)].
@@ -65,7 +82,7 @@ def evaluate(network, card: dict, loaded_cases, roles=("val",), device="cpu", li
         for structure in case.structures:
             if structure.role not in roles:
                 continue
-            mask = segment_box(network, card, volume, tight_box(structure.bbox_ijk), device)
+            mask = segment_box(network, card, volume, tight_box(structure.bbox_ijk), device, partner)
             rows.append({"case": case.case_id, "subject": case.subject, "modality": case.modality,
                          "structure": structure.name, "role": structure.role,
                          "volume_ml": structure.volume_ml, "group": structure_group(structure.name),

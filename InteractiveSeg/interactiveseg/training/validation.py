@@ -122,10 +122,11 @@ def validate(network, card: dict, items: list, device="cpu") -> dict:
     return means
 
 
-def evaluate_lesions(network, card: dict, val_cases, device="cpu", per_case: int = 20) -> list:
+def evaluate_lesions(network, card: dict, val_cases, device="cpu", per_case: int = 20, partner=None) -> list:
     """Box-only Dice of each synthetic lesion of the validation set (the same lesions training validates on)."""
     items = lesion_items(val_cases, per_case)
     network.eval()
     with torch.no_grad():
-        return [dice(segment_box(network, card, item.volume, item.box, device), item.reference) for item in items]
+        return [dice(segment_box(network, card, item.volume, item.box, device, partner), item.reference)
+                for item in items]
 
