@@ -93,6 +93,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._foregroundBefore = None  # the slice views' foreground layers before the uncertainty overlay
         self._shortcuts = []
         self._observedBox = None  # the ROI whose placement enables Segment
+        self._followSegmentSelector = True  # off while undo removes segments: the selector jumps to another one
 
     # Setup ---------------------------------------------------------------------------
 
@@ -147,11 +148,7 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._editorNode = slicer.vtkMRMLSegmentEditorNode()
             self._editorNode.SetSingletonTag("InteractiveSeg")
             slicer.mrmlScene.AddNode(self._editorNode)
-        # Foreground and background never overlap: painting one erases the other.
-        self._editorNode.SetOverwriteMode(slicer.vtkMRMLSegmentEditorNode.OverwriteAllSegments)
-        # Erase, from the panel or the editor's own button, takes both kinds of stroke (the effect's parameter
-        # "EraseAllSegments", stored on the editor node as "<effect>.<parameter>"; its default is 0).
-        self._editorNode.SetAttribute("Erase.EraseAllSegments", "1")
+        self._configureEditorNode()
         editor = slicer.qMRMLSegmentEditorWidget()
         editor.setMRMLScene(slicer.mrmlScene)
         editor.setMRMLSegmentEditorNode(self._editorNode)
@@ -226,14 +223,27 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         button.checked = not button.checked  # as a click would
         self.onScribbleTool(action)
 
+    def _configureEditorNode(self) -> None:
+        """The scribble editor's own settings. A scene close resets the (singleton) editor node, so they are
+        set again after every close."""
+        # Foreground and background never overlap: painting one erases the other.
+        self._editorNode.SetOverwriteMode(slicer.vtkMRMLSegmentEditorNode.OverwriteAllSegments)
+        # Erase, from the panel or the editor's own button, takes both kinds of stroke (the effect's parameter
+        # "EraseAllSegments", stored on the editor node as "<effect>.<parameter>"; its default is 0).
+        self._editorNode.SetAttribute("Erase.EraseAllSegments", "1")
+
     def onSceneStartClose(self, caller, event) -> None:
         if self._busy:
             self._runner.drop()  # its worker ends with the scene: no "worker is not running" afterwards
         self._disconnectParameterNode()
         self._parameterNode = None
         self.logic.resetInteraction()
+        # The next scene reuses node IDs: what was recorded of this one must not be applied to it.
+        self._foregroundBefore = None
+        self._observeBox()  # no parameter node now: stops following the closed scene's box
 
     def onSceneEndClose(self, caller, event) -> None:
+        self._configureEditorNode()
         if self.parent.isEntered:
             self.initializeParameterNode()
 
@@ -296,8 +306,27 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 setattr(p, attribute, measured[name])
 
     def onSegmentChanged(self, segmentId) -> None:
-        if self._parameterNode:
+        if self._parameterNode and self._followSegmentSelector:
             self._parameterNode.segmentId = segmentId or ""
+
+    @contextlib.contextmanager
+    def _segmentChoiceKept(self):
+        """Undo can remove the segment a round made, and the selector then moves to another segment of the
+        segmentation, which the next Segment would overwrite. Keep the user's choice instead; a removed
+        segment becomes none (the next Segment makes a new one)."""
+        p = self._parameterNode
+        chosen = p.segmentId if p else ""
+        self._followSegmentSelector = False
+        try:
+            yield
+        finally:
+            self._followSegmentSelector = True
+            if p is not None:
+                segmentation = p.outputSegmentation
+                present = bool(chosen) and segmentation is not None and \
+                    segmentation.GetSegmentation().GetSegment(chosen) is not None
+                p.segmentId = chosen if present else ""
+                self.ui.segmentSelector.setCurrentSegmentID(p.segmentId)
 
     def updateButtons(self, caller=None, event=None) -> None:
         p = self._parameterNode
@@ -471,14 +500,14 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onDiscard(self) -> None:
         if slicer.util.confirmOkCancelDisplay(_("Undo every round of this segmentation?")):
-            with self._messages():
+            with self._messages(), self._segmentChoiceKept():
                 self.logic.core().discard()
                 self._say(_("All rounds were undone."))
         self._showUncertaintyLayer()  # the overlay went with the rounds: the views get their layers back
         self.updateButtons()
 
     def onUndo(self) -> None:
-        with self._messages():
+        with self._messages(), self._segmentChoiceKept():
             self.logic.core().undo()
             self._say(_("Last round undone."))
         self._showUncertaintyLayer()

@@ -356,7 +356,7 @@ class InteractiveSegmentationLogic:
         if step is None or not self._present(step.segmentation_node) or not self._present(step.volume_node):
             raise InputError("Nothing to export yet: press Segment first.")
         if labelmap_node is None:
-            name = step.segmentation_node.GetSegmentation().GetSegment(step.segment_id).GetName()
+            name = labelmaps.require_segment(step.segmentation_node, step.segment_id).GetName()
             labelmap_node = self.scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode",
                                                          self.scene.GenerateUniqueName(f"{name} label"))
         labelmaps.export_to_labelmap(step.segmentation_node, step.segment_id, step.volume_node, labelmap_node)

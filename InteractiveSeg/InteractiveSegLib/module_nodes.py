@@ -17,7 +17,15 @@ def mark_uncertainty(node) -> None:
 
 def module_nodes(scene) -> list:
     """Every scribble segmentation and uncertainty overlay in the scene, of any session."""
-    segmentations = [n for n in scene.GetNodesByClass("vtkMRMLSegmentationNode") if is_scribble_node(n)]
-    overlays = [n for n in scene.GetNodesByClass("vtkMRMLScalarVolumeNode")
+    segmentations = [n for n in nodes_of_class(scene, "vtkMRMLSegmentationNode") if is_scribble_node(n)]
+    overlays = [n for n in nodes_of_class(scene, "vtkMRMLScalarVolumeNode")
                 if n.GetAttribute(UNCERTAINTY_ATTRIBUTE) == "1"]
     return segmentations + overlays
+
+
+def nodes_of_class(scene, class_name: str) -> list:
+    """The scene's nodes of a class. GetNodesByClass hands its new collection to the caller, and Python's
+    wrapper adds a reference of its own: without the UnRegister every node in it would never be freed."""
+    collection = scene.GetNodesByClass(class_name)
+    collection.UnRegister(None)
+    return [collection.GetItemAsObject(i) for i in range(collection.GetNumberOfItems())]

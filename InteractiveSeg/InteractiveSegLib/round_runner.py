@@ -80,6 +80,8 @@ class RoundRunner:
         """Forget the running job without a word to the engine, which is about to be closed with its scene."""
         if self._job is not None:
             job, self._job, self._pending = self._job, None, {}
+            # Closed first, so that forgetting the job asks nothing of a worker that may still be computing it.
+            self.logic.engine_lost()
             self.logic.abandon(job)
             self.status = RoundStatus(CANCELLED, 0.0, message, job=job, error=Cancelled(message))
 

@@ -21,6 +21,7 @@ from interactiveseg import InteractiveSegError, InputError
 from InteractiveSegLib import scribbles
 from InteractiveSegLib.labelmaps import read_segment
 from InteractiveSegLib.logic import DEFAULT_SEGMENT_NAME, InteractiveSegmentationLogic, remove_node
+from InteractiveSegLib.module_nodes import nodes_of_class
 from InteractiveSegLib.roi_box import set_slice_range, slice_range
 from InteractiveSegLib.round_runner import DONE, RoundRunner
 
@@ -417,9 +418,8 @@ class Workflow:
 
     def _volume_count(self) -> int:
         """Scalar volumes in the scene other than this logic's uncertainty overlay (a replaced volume must be gone)."""
-        nodes = self.scene.GetNodesByClass("vtkMRMLScalarVolumeNode")
-        return sum(1 for n in range(nodes.GetNumberOfItems())
-                   if nodes.GetItemAsObject(n) is not self.logic.uncertainty_node)
+        return sum(1 for node in nodes_of_class(self.scene, "vtkMRMLScalarVolumeNode")
+                   if node is not self.logic.uncertainty_node)
 
     def _on_interaction_mode(self, *_) -> None:
         """Box placement ends when Slicer leaves place mode: say what to check next, and drag windows again."""

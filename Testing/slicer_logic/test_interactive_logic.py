@@ -175,11 +175,28 @@ def test_uncertainty_overlay_follows_rounds(scene, logic, volume, roi, output, t
     assert scene_state(scene) == before
 
 
+def test_finding_the_modules_nodes_holds_no_reference_to_any_node(scene, volume):
+    # Run on every panel update: a collection it leaked would keep every volume ever loaded in memory.
+    references = volume.GetReferenceCount()
+    for _ in range(5):
+        module_nodes(scene)
+    assert volume.GetReferenceCount() == references
+
+
 def test_export_labelmap(scene, logic, volume, roi, output, tiny_model):
     result = segment(logic, volume, roi, output, model=tiny_model)
     labelmap = logic.export_labelmap()
     assert labelmap.IsA("vtkMRMLLabelMapVolumeNode")
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(labelmap) > 0, result.mask)
+
+
+def test_export_of_a_segment_the_user_deleted_says_so(scene, logic, volume, roi, output, tiny_model):
+    segment(logic, volume, roi, output, model=tiny_model)
+    output.GetSegmentation().RemoveAllSegments()
+    before = scene_state(scene)
+    with pytest.raises(InputError, match="is not in segmentation"):
+        logic.export_labelmap()
+    assert scene_state(scene) == before
 
 
 def test_existing_segment_is_rewritten_only_inside_the_box(scene, logic, volume, roi, output, tiny_model):
