@@ -14,6 +14,7 @@ Standard library, numpy and the torch-free `interactiveseg.protocol` only.
 from __future__ import annotations
 
 import os
+import queue
 import secrets
 import select
 import shutil
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from itertools import count
@@ -118,10 +120,14 @@ class EngineClient:
             command += ["--threads", str(self.threads)]
         handle, self.log_path = tempfile.mkstemp(prefix="interactiveseg-worker-", suffix=".log")
         with os.fdopen(handle, "w") as log:
+            # On Windows PythonSlicer is a console program: without the flag a console window opens beside Slicer.
+            flags = subprocess.CREATE_NO_WINDOW if sys.platform == "win32" else 0
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                            env=env)
-        line = self.process.stdout.readline().decode(errors="replace").strip()  # "port N", or EOF if it failed
+                                            env=env, creationflags=flags)
+        line = _first_line(self.process.stdout, START_TIMEOUT)  # "port N"; "" at EOF (it failed) or timeout
         if not line.startswith("port "):
+            if self.process.poll() is None:  # hung before it could listen
+                self.process.kill()
             self.process.wait(timeout=START_TIMEOUT)
             raise WorkerFailed(f"The engine worker did not start ({self._log_tail() or 'no message'}).")
         return int(line.split()[1])
@@ -260,3 +266,16 @@ class EngineClient:
             return ""
         lines = [line for line in Path(self.log_path).read_text(errors="replace").splitlines() if line.strip()]
         return lines[-1][:300] if lines else ""
+
+
+def _first_line(stream, timeout: float) -> str:
+    """The first line of a child's pipe, or "" if none comes within `timeout` seconds.
+
+    Read on a thread because a pipe cannot be polled on Windows; the thread ends with the pipe.
+    """
+    lines = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout).decode(errors="replace").strip()
+    except queue.Empty:
+        return ""

@@ -285,9 +285,6 @@ def worker_main(argv=None) -> int:
     made_up = not token
     if made_up:
         token = secrets.token_urlsafe(24)
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server = socket.socket(family, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -302,6 +299,9 @@ def worker_main(argv=None) -> int:
         print(f"interactiveseg worker listening on {host}:{bound} ({where})", file=sys.stderr, flush=True)
         if made_up:
             print(f"token: {token}", file=sys.stderr, flush=True)
+    if args.threads:  # after the port is out: importing torch takes seconds, and the module waits for the port
+        import torch
+        torch.set_num_threads(args.threads)
     engine = Engine()
     while True:
         client, _ = server.accept()

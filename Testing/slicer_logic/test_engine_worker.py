@@ -125,6 +125,20 @@ def test_closing_the_connection_ends_a_local_worker(tiny_model):
     assert process.wait(10) is not None
 
 
+def test_a_worker_that_hangs_before_listening_is_stopped_with_a_message(tmp_path, monkeypatch):
+    # A stand-in for PythonSlicer that never prints its port: the panel must not wait for it for ever.
+    hanging = tmp_path / "python"
+    hanging.write_text("#!/bin/sh\nsleep 60\n")
+    hanging.chmod(0o755)
+    monkeypatch.setattr("InteractiveSegLib.engine_client.START_TIMEOUT", 1.0)
+    client = EngineClient(python=str(hanging))
+    started = time.monotonic()
+    with pytest.raises(WorkerFailed, match="did not start"):
+        client.ensure_started()
+    assert time.monotonic() - started < 10
+    assert client.process.poll() is not None  # killed, not left behind
+
+
 def start_listening_worker(token: str):
     env = dict(os.environ, **{TOKEN_VARIABLE: token})
     env["PYTHONPATH"] = os.pathsep.join([str(ENGINE_FOLDER), env.get("PYTHONPATH", "")])
