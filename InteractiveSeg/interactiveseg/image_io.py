@@ -146,6 +146,7 @@ def write_segmentation(path, masks: dict, reference: Volume, colors: dict | None
     path = Path(path)
     if not str(path).lower().endswith(".seg.nrrd"):
         raise InputError(f"A Slicer segmentation file must end with .seg.nrrd: {path}")
+    check_output_suffix(path)
     segmentation = slicerio.create_segmentation(tuple(reversed(reference.shape)), reference.ijk_to_lps())
     for index, (name, mask) in enumerate(masks.items()):
         check_on_grid(mask, reference, f"segment {name!r}")
@@ -169,14 +170,15 @@ def check_output_suffix(path, segmentation: bool = True) -> Path:
     """Refuse an output name whose format cannot be written, before any work is done."""
     path = Path(path)
     name = str(path).lower()
-    if name.endswith(".seg.nrrd"):
-        if segmentation:
-            return path
+    if name.endswith(".seg.nrrd") and not segmentation:
         raise InputError(f"Output must end with one of {', '.join(LABELMAP_SUFFIXES)} "
                          f"(this is a scalar map, not a segmentation): {path}")
-    if not name.endswith(LABELMAP_SUFFIXES):
+    ending = next((s for s in (".seg.nrrd",) + LABELMAP_SUFFIXES if name.endswith(s)), None)
+    if ending is None:
         allowed = ", ".join(LABELMAP_SUFFIXES + ((".seg.nrrd",) if segmentation else ()))
         raise InputError(f"Output must end with one of {allowed}: {path}")
+    if not str(path).endswith(ending):  # ITK's writers and readers know these endings in lower case only
+        raise InputError(f"Write the output's ending in lower case, {ending}: {path}")
     return path
 
 
@@ -198,6 +200,8 @@ def atomic_write(path: Path, write) -> None:
     os.close(handle)
     try:
         write(tmp)
+        if os.path.getsize(tmp) == 0:  # a writer that put its data elsewhere (an unknown ending) wrote nothing here
+            raise InputError(f"Cannot write {path}: the writer produced an empty file.")
         os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes owner-only files; outputs get the usual mode
         os.replace(tmp, path)
     except BaseException as error:

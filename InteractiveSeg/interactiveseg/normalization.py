@@ -15,7 +15,7 @@ CT_WINDOW = (-1000.0, 1000.0)
 
 def guess_modality(array: np.ndarray) -> str:
     """CT if a good share of voxels is near or below air's -1000 HU, else MR."""
-    sample = np.asarray(array).ravel()[:: max(1, array.size // 200_000)]
+    sample = np.asarray(array).ravel()[:: max(1, array.size // 200_000)].astype(np.float32)  # bool has no percentile
     return "CT" if np.percentile(sample, 1) < -500 else "MR"
 
 

@@ -79,28 +79,16 @@ class Session:
         start = time.perf_counter()
         prepared = prepare_input(self.volume, clipped, self.model.card)
         _report(progress, 0.1, "computing features")
+        before = self._prepared, self._grid, self._network_map
         self._network.load_state_dict(self.model.network.state_dict())
         try:
-            grid, probability = self._with_fallback(lambda: self._first_pass(prepared, cancel, progress))
-            check_cancel(cancel)
-        except BaseException:
-            if self._rounds:  # the previous box's rounds stay current, with their weights
+            result, probability = self._first_mask(prepared, clipped != box, start, cancel, progress)
+        except BaseException:  # the previous box, its rounds and their weights stay current
+            self._prepared, self._grid, self._network_map = before
+            if self._rounds:
                 self._restore(self._rounds[-1].weights)
             raise
-        self._prepared, self._grid = prepared, grid
-        if self.settings.keep_connected:
-            probability = keep_object(probability, grid.inside_box())
-        self._network_map = probability  # the pretrained network's own map, which the prior's trust judges
         empty = np.zeros(prepared.crop.crop_shape, dtype=bool)
-        notes = []
-        if clipped != box:
-            notes.append(f"The box was clipped to the volume: {clipped.as_ijk()} (I0 J0 K0 I1 J1 K1).")
-        region = self._with_fallback(lambda: first_mask_region(prepared, self._network_map.to(self.device),
-                                                               self.settings, notes))
-        if region is not None:  # later rounds start from the mask the user saw
-            probability = prepared.crop.to_grid(region[None])[0].to(probability.device)
-        result = self._result(probability, torch.zeros_like(probability, dtype=torch.bool), 0, start, notes,
-                              region=region)
         self._rounds = [_Round(self._weights(), empty, empty, result, probability)]
         _report(progress, 1.0, "done")
         return result
@@ -149,15 +137,16 @@ class Session:
                                                                self.settings, self._network_map.to(self.device)))
             return probability, interaction
         try:
-            probability, interaction = self._with_fallback(compute)
+            # A retry on the CPU after the GPU ran out of memory starts again from the last round's weights.
+            probability, interaction = self._with_fallback(compute, lambda: self._restore(previous.weights))
             probability = self._mask_rules(previous, probability, grid_fg, grid_bg, bg, count)
             probability, region = self._at_image_resolution(probability, fg, bg, notes, steps, cancel)
             if self.settings.one_way_rounds:
                 probability, region = self._one_way(previous, probability, region, fg, bg, steps)
+            result = self._result(probability, interaction, len(self._rounds), start, notes, fg, bg, region)
         except BaseException:
             self._restore(previous.weights)  # cancelled or failed: back to the last round
             raise
-        result = self._result(probability, interaction, len(self._rounds), start, notes, fg, bg, region)
         result.steps = steps
         self._rounds.append(_Round(self._weights(), fg, bg, result, probability))
         return result
@@ -195,6 +184,26 @@ class Session:
 
     # Internals ------------------------------------------------------------------------
 
+    def _first_mask(self, prepared: PreparedInput, clipped: bool, start: float, cancel: Cancel,
+                    progress: Progress) -> tuple:
+        """(round 0's result, its grid probability) for a new box; sets the box's state on the session."""
+        grid, probability = self._with_fallback(lambda: self._first_pass(prepared, cancel, progress))
+        check_cancel(cancel)
+        self._prepared, self._grid = prepared, grid
+        if self.settings.keep_connected:
+            probability = keep_object(probability, grid.inside_box())
+        self._network_map = probability  # the pretrained network's own map, which the prior's trust judges
+        notes = []
+        if clipped:
+            notes.append(f"The box was clipped to the volume: {prepared.box.as_ijk()} (I0 J0 K0 I1 J1 K1).")
+        region = self._with_fallback(lambda: first_mask_region(prepared, self._network_map.to(self.device),
+                                                               self.settings, notes))
+        if region is not None:  # later rounds start from the mask the user saw
+            probability = prepared.crop.to_grid(region[None])[0].to(probability.device)
+        result = self._result(probability, torch.zeros_like(probability, dtype=torch.bool), 0, start, notes,
+                              region=region)
+        return result, probability
+
     def _first_pass(self, prepared: PreparedInput, cancel: Cancel = None, progress: Progress = None):
         image = prepared.image[0].to(self.device)
         # Each pass is news for the worker's client: a long, silent Segment would look hung.
@@ -204,8 +213,9 @@ class Session:
         grid = GridState(image, features, prepared.grid_spacing, self.model.dims, outside)
         return grid, predict(self._network, grid)
 
-    def _with_fallback(self, compute):
-        """Run on the chosen device; on CUDA out-of-memory, say so and run again on the CPU."""
+    def _with_fallback(self, compute, before_retry=None):
+        """Run on the chosen device; on CUDA out-of-memory, say so and run again on the CPU
+        (`before_retry` first undoes what the failed try changed)."""
         try:
             return compute()
         except RuntimeError as error:
@@ -220,6 +230,8 @@ class Session:
             grid = self._grid
             grid.image, grid.features, grid.outside_box = grid.image.cpu(), grid.features.cpu(), grid.outside_box.cpu()
             grid.pairwise.clear()  # cached on the GPU; rebuilt on the CPU when next needed
+        if before_retry is not None:
+            before_retry()
         return compute()
 
     def _mask_rules(self, previous: _Round, probability: torch.Tensor, grid_fg: torch.Tensor,
@@ -276,6 +288,12 @@ class Session:
                 notes.append(f"{outside} {name} scribble voxels lie outside the box region and were ignored.")
             masks.append(inside.copy())
         fg, bg = masks
+        # The margin around the box is background by the box's word, and the mask never leaves the box.
+        in_margin = fg & crop.outside_in_region(self._prepared.box)
+        if in_margin.any():
+            fg &= ~in_margin
+            notes.append(f"{int(in_margin.sum())} foreground scribble voxels lie outside the box, where the "
+                         "result is always background, and were ignored: draw a larger box to include them.")
         given = [m for m in (foreground, background) if m is not None]
         if given and not any(np.any(m) for m in given):
             raise InputError("The scribble masks are empty: paint at least one stroke, or call refine() "

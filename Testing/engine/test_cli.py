@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import slicerio
 
-from interactiveseg import Volume, read_volume, write_labelmap
-from interactiveseg.image_io import read_labelmap
+from interactiveseg import InputError, Volume, read_volume, write_labelmap
+from interactiveseg.image_io import atomic_write, read_labelmap
 from interactiveseg.demo import SAMPLE_IMAGE
 from interactiveseg.roi import roi_document
 
@@ -119,6 +119,8 @@ def test_bad_input_exits_non_zero_with_one_message_and_no_output(tmp_path, rando
     ("out.seg.nrrd", "u.txt", "Output must end with one of"),
     ("out.seg.nrrd", "u.seg.nrrd", "Output must end with one of"),  # a map is not a segmentation
     ("no-such-folder/out.seg.nrrd", None, "Output folder does not exist"),
+    ("out.MHA", None, "in lower case, .mha"),  # ITK would write a header and data pair elsewhere: an empty file
+    ("out.seg.nrrd", "u.NII.GZ", "in lower case, .nii.gz"),  # refused before the segmentation is written
 ])
 def test_unwritable_outputs_are_refused_before_any_work(tmp_path, random_model_path, output, uncertainty, message):
     extra = ["--uncertainty", tmp_path / uncertainty] if uncertainty else []
@@ -127,6 +129,12 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, random_model_p
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
     assert not any(tmp_path.iterdir())  # not even the first output
+
+
+def test_a_writer_that_writes_nothing_leaves_no_file(tmp_path):
+    with pytest.raises(InputError, match="empty file"):
+        atomic_write(tmp_path / "out.nrrd", lambda tmp: None)
+    assert not any(tmp_path.iterdir())
 
 
 def test_outputs_get_the_usual_file_mode(tmp_path):

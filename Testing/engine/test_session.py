@@ -125,6 +125,22 @@ def test_bad_scribbles_give_clear_errors_and_change_nothing(blob_session, blob_v
     assert blob_session.round == 0 and blob_session.result is first
 
 
+def test_a_foreground_stroke_in_the_margin_is_ignored_with_a_note(blob_session, blob_volume):
+    volume, _, blob_b = blob_volume
+    first = blob_session.segment(BLOB_BOX)
+    (i0, j0, k0), (i1, j1, k1) = first.region.lower, first.region.upper
+    margin = np.zeros(volume.shape, dtype=bool)
+    margin[k0:k1 + 1, j0:j1 + 1, i0:i1 + 1] = True
+    margin[first.box.slices()] = False
+    stroke = np.zeros(volume.shape, dtype=bool)
+    stroke[tuple(np.argwhere(margin)[0])] = True
+    with pytest.raises(InputError, match="inside the box"):  # nothing else to go on
+        blob_session.refine(foreground=stroke)
+    refined = blob_session.refine(foreground=stroke | blob_b_scribble(volume, blob_b))
+    assert any("outside the box" in note for note in refined.warnings)
+    assert refined.probability[stroke].max() < 0.5 and not refined.mask[stroke].any()
+
+
 def test_settings_are_checked():
     with pytest.raises(InputError, match="t0 < t1"):
         Settings(t0=0.9, t1=0.1).validated()
@@ -230,6 +246,52 @@ def test_cancelling_a_new_box_keeps_the_previous_box_and_its_rounds(blob_session
     bg[8, 7, 5:30] = True
     np.testing.assert_array_equal(blob_session.refine(background=bg).probability,
                                   again.refine(background=bg).probability)
+
+
+def test_a_new_box_that_fails_after_its_first_pass_keeps_the_previous_box(blob_session, blob_volume, monkeypatch):
+    volume, _, blob_b = blob_volume
+    blob_session.segment(BLOB_BOX)
+    refined = blob_session.refine(foreground=blob_b_scribble(volume, blob_b))
+
+    def out_of_memory(*args, **kwargs):  # the first-mask walk on a large box can fail so
+        raise MemoryError("cannot allocate")
+    monkeypatch.setattr("interactiveseg.session.first_mask_region", out_of_memory)
+    with pytest.raises(MemoryError):
+        blob_session.segment([0, 0, 0, 20, 20, 10])
+    monkeypatch.undo()
+    assert blob_session.result is refined and blob_session.round == 1
+    bg = np.zeros(volume.shape, dtype=bool)
+    bg[8, 7, 5:30] = True
+    again = Session(volume, model=blob_session.model, device="cpu", settings=blob_session.settings)
+    again.segment(BLOB_BOX)
+    again.refine(foreground=blob_b_scribble(volume, blob_b))
+    np.testing.assert_array_equal(blob_session.refine(background=bg).probability,
+                                  again.refine(background=bg).probability)
+
+
+def test_a_round_retried_on_the_cpu_after_out_of_memory_starts_from_the_last_rounds_weights(
+        blob_volume, blob_model_path, monkeypatch):
+    import torch
+    import interactiveseg.session as session_module
+    volume, _, blob_b = blob_volume
+    stroke = blob_b_scribble(volume, blob_b)
+    clean = Session(volume, model=blob_model_path, device="cpu")
+    clean.segment(BLOB_BOX)
+    expected = clean.refine(foreground=stroke).probability
+
+    session = Session(volume, model=blob_model_path, device="cpu")
+    session.segment(BLOB_BOX)
+    walk, calls = session_module.global_update, []
+
+    def walk_once_out_of_memory(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # as if on a GPU: the grid walk, after fine-tuning changed the weights, runs out
+            session.device = torch.device("cuda")
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return walk(*args, **kwargs)
+    monkeypatch.setattr(session_module, "global_update", walk_once_out_of_memory)
+    np.testing.assert_allclose(session.refine(foreground=stroke).probability, expected, atol=1e-6)
+    assert len(calls) == 2 and session.device.type == "cpu"
 
 
 def test_2d_features_in_passes_equal_one_pass_and_cancel_stops_between_them():

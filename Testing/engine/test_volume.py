@@ -13,6 +13,14 @@ def test_every_integer_and_float_width_is_accepted(dtype):
     assert Volume(array).array.dtype == dtype
 
 
+def test_a_mask_as_the_image_is_segmented_like_any_other(random_model_path):
+    from interactiveseg import Session
+    array = np.zeros((8, 24, 24), dtype=bool)
+    array[2:6, 6:18, 6:18] = True
+    result = Session(Volume(array), model=random_model_path, device="cpu").segment([4, 4, 1, 19, 19, 6])
+    assert result.mask.shape == array.shape
+
+
 @pytest.mark.parametrize("array, message", [
     (np.full((3, 4, 5), 7.0), "constant"),
     (np.where(np.eye(4)[None] > 0, np.nan, 1.0), "NaN"),
