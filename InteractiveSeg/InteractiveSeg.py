@@ -299,8 +299,10 @@ class InteractiveSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not on or p is None:
             return
         with self._messages():
+            from interactiveseg.flat_axis import slices_seen  # numpy: loaded on use, not with the module
             image = p.sourceVolume.GetImageData() if p.sourceVolume else None
-            slices = image.GetDimensions()[2] if image else None  # the default model depends on it
+            # The default model depends on it: one slice, along any axis, goes to the 2D model.
+            slices = slices_seen(tuple(reversed(image.GetDimensions()))) if image else None
             measured = self.logic.core().model_settings(p.modelPath, slices)
             for name, attribute in PANEL_SETTINGS.items():
                 setattr(p, attribute, measured[name])

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from interactiveseg.errors import InputError, ModelError
+from interactiveseg.flat_axis import slices_seen
 from interactiveseg.model_card import default_model_path, read_card
 from interactiveseg.protocol import pack_mask
 from interactiveseg.settings import Settings
@@ -92,7 +93,8 @@ class InteractiveSegmentationLogic:
         volume = volume_from_node(volume_node)
         box = box_from_roi(roi_node, volume_node).clipped(volume.shape)
         # The worker's card for this image: the default model depends on the slice count (2D for one slice).
-        Settings.from_card(self.card(model_path, volume.shape[0]), **(settings or {}))  # refuses bad values first
+        # Settings.from_card refuses bad values before anything is sent.
+        Settings.from_card(self.card(model_path, slices_seen(volume.shape)), **(settings or {}))
         image = volume_node.GetImageData()
         # "" lets the worker load its own shipped model: a remote engine has no file at this computer's path.
         request = {"op": "segment", "header": {

@@ -124,6 +124,7 @@ def _delegate(name: str, module: str, function: str, argv) -> int:
 
 def run_segment(args) -> int:
     from .box import Box
+    from .flat_axis import slices_seen
     from .image_io import read_volume, write_output, write_scalar_map
     from .model_file import load_model
     from .roi import box_from_roi_file
@@ -138,7 +139,7 @@ def run_segment(args) -> int:
     volume = read_volume(args.image, modality=args.modality)
     box = box_from_roi_file(args.roi, volume) if args.roi else Box.from_ijk(args.box)
     foreground, background = read_scribbles(args.scribbles, volume) if args.scribbles else (None, None)
-    model = load_model(args.model, slices=volume.shape[0])
+    model = load_model(args.model, slices=slices_seen(volume.shape))
     settings = Settings.from_card(model.card, seed=args.seed)
     session = Session(volume, model=model, device=args.device, settings=settings)
     result = session.segment(box)

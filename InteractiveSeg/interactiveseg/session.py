@@ -21,6 +21,7 @@ import torch
 from .components import keep_object, keep_unmarked, local_changes
 from .devices import is_out_of_memory, pick_device
 from .errors import InputError
+from .flat_axis import Turn
 from .finetune import (Cancel, GridState, Progress, check_cancel, compute_features, crf_only, fine_tune,
                        global_update, predict)
 from .box import Box
@@ -38,8 +39,9 @@ class _Round:
     weights: dict  # state dict of the working network after this round
     foreground: np.ndarray  # accumulated scribbles, crop-sized bool
     background: np.ndarray
-    result: Result
+    result: Result  # on the engine's axes
     grid_probability: torch.Tensor  # the round's foreground probability on the network grid
+    shown: Result  # the same on the caller's axes (the same object unless the volume was turned)
 
 
 class Session:
@@ -47,7 +49,10 @@ class Session:
         if not isinstance(volume, Volume):
             raise InputError("Session needs an interactiveseg.Volume (use read_volume or Volume(array, ...)).")
         self.volume = volume
-        self.model = model if isinstance(model, LoadedModel) else load_model(model, slices=volume.shape[0])
+        # A sagittal or coronal single slice is turned so that its one voxel lies along k (flat_axis.py).
+        self._turn = Turn.for_shape(volume.shape)
+        self._volume = self._turn.volume_in(volume) if self._turn else volume  # what the engine works on
+        self.model = model if isinstance(model, LoadedModel) else load_model(model, slices=self._volume.shape[0])
         self.settings = (settings or Settings.from_card(self.model.card)).validated()
         self.device = pick_device(device)
         self._pending_warnings: list = []  # said during the current call, reported in its result
@@ -61,7 +66,7 @@ class Session:
 
     @property
     def result(self) -> Result | None:
-        return self._rounds[-1].result if self._rounds else None
+        return self._rounds[-1].shown if self._rounds else None
 
     @property
     def round(self) -> int:
@@ -69,7 +74,8 @@ class Session:
 
     @property
     def grid_shape(self) -> tuple | None:
-        """The network grid (k, j, i) the current box was resampled to; None before the first segment()."""
+        """The network grid (k, j, i) the current box was resampled to (on the engine's axes, which are the
+        volume's unless a sagittal or coronal single slice was turned); None before the first segment()."""
         return tuple(self._grid.image.shape) if self._grid is not None else None
 
     def segment(self, box, progress: Progress = None, cancel: Cancel = None) -> Result:
@@ -77,21 +83,24 @@ class Session:
         box = box if isinstance(box, Box) else Box.from_ijk(box)
         clipped = box.clipped(self.volume.shape)
         start = time.perf_counter()
-        prepared = prepare_input(self.volume, clipped, self.model.card)
+        notes = [] if clipped == box else [
+            f"The box was clipped to the volume: {clipped.as_ijk()} (I0 J0 K0 I1 J1 K1)."]
+        engine_box = self._turn.box_in(clipped) if self._turn else clipped
+        prepared = prepare_input(self._volume, engine_box, self.model.card)
         _report(progress, 0.1, "computing features")
         before = self._prepared, self._grid, self._network_map
         self._network.load_state_dict(self.model.network.state_dict())
         try:
-            result, probability = self._first_mask(prepared, clipped != box, start, cancel, progress)
+            result, probability = self._first_mask(prepared, notes, start, cancel, progress)
         except BaseException:  # the previous box, its rounds and their weights stay current
             self._prepared, self._grid, self._network_map = before
             if self._rounds:
                 self._restore(self._rounds[-1].weights)
             raise
         empty = np.zeros(prepared.crop.crop_shape, dtype=bool)
-        self._rounds = [_Round(self._weights(), empty, empty, result, probability)]
+        self._rounds = [_Round(self._weights(), empty, empty, result, probability, self._shown(result))]
         _report(progress, 1.0, "done")
-        return result
+        return self.result
 
     def refine(self, foreground=None, background=None, progress: Progress = None, cancel: Cancel = None,
                replace: bool = False) -> Result:
@@ -148,8 +157,8 @@ class Session:
             self._restore(previous.weights)  # cancelled or failed: back to the last round
             raise
         result.steps = steps
-        self._rounds.append(_Round(self._weights(), fg, bg, result, probability))
-        return result
+        self._rounds.append(_Round(self._weights(), fg, bg, result, probability, self._shown(result)))
+        return self.result
 
     def undo(self) -> Result | None:
         """Drop the last refine round; returns the round now current (None if there was nothing to undo)."""
@@ -184,7 +193,7 @@ class Session:
 
     # Internals ------------------------------------------------------------------------
 
-    def _first_mask(self, prepared: PreparedInput, clipped: bool, start: float, cancel: Cancel,
+    def _first_mask(self, prepared: PreparedInput, notes: list, start: float, cancel: Cancel,
                     progress: Progress) -> tuple:
         """(round 0's result, its grid probability) for a new box; sets the box's state on the session."""
         grid, probability = self._with_fallback(lambda: self._first_pass(prepared, cancel, progress))
@@ -193,9 +202,6 @@ class Session:
         if self.settings.keep_connected:
             probability = keep_object(probability, grid.inside_box())
         self._network_map = probability  # the pretrained network's own map, which the prior's trust judges
-        notes = []
-        if clipped:
-            notes.append(f"The box was clipped to the volume: {prepared.box.as_ijk()} (I0 J0 K0 I1 J1 K1).")
         region = self._with_fallback(lambda: first_mask_region(prepared, self._network_map.to(self.device),
                                                                self.settings, notes))
         if region is not None:  # later rounds start from the mask the user saw
@@ -282,6 +288,8 @@ class Session:
             if mask.dtype != bool and not (mask.dtype.kind in "iu" and mask.min() >= 0 and mask.max() <= 1):
                 raise InputError(f"The {name} scribbles must be a boolean or 0/1 mask.")
             mask = mask.astype(bool)
+            if self._turn:
+                mask = self._turn.mask_in(mask)
             inside = crop.extract(mask)
             outside = int(mask.sum() - inside.sum())
             if outside:
@@ -339,8 +347,12 @@ class Session:
         return Result(
             box=self._prepared.box, region=crop.region,
             region_probability=region_probability, region_uncertainty=region_uncertainty,
-            volume_shape=self.volume.shape, round=round_index, seconds=time.perf_counter() - start,
+            volume_shape=self._volume.shape, round=round_index, seconds=time.perf_counter() - start,
             device=str(self.device), warnings=notes + self._take_warnings())
+
+    def _shown(self, result: Result) -> Result:
+        """A result on the caller's axes."""
+        return self._turn.result_out(result) if self._turn else result
 
     def _take_warnings(self) -> list:
         taken, self._pending_warnings = self._pending_warnings, []

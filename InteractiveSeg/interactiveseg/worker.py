@@ -100,11 +100,12 @@ class Engine:
 
     def op_segment(self, header, arrays, progress, cancel):
         from .box import Box
+        from .flat_axis import slices_seen
         from .session import Session
         from .settings import Settings
         if self.volume is None:
             raise InputError("Send the volume before segmenting.")
-        model = self._model(header.get("model") or "", self.volume.shape[0])
+        model = self._model(header.get("model") or "", slices_seen(self.volume.shape))
         settings = Settings.from_card(model.card, **(header.get("settings") or {}))
         session = Session(self.volume, model, header.get("device") or "auto", settings)
         result = session.segment(Box.from_ijk(header["box"]), progress=progress, cancel=cancel)
