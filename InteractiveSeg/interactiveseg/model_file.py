@@ -42,10 +42,14 @@ def save_model(path, network: SplitNetwork, card: dict) -> Path:
     if path.suffix != ".safetensors":
         raise InputError(f"Model weights must be saved as .safetensors: {path}")
     tensors = {name: t.detach().cpu().contiguous() for name, t in network.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
-    card = dict(card, format_version=FORMAT_VERSION, sha256=sha256_of(path))
-    text = json.dumps(card, indent=2, sort_keys=False) + "\n"
-    atomic_write(card_path(path), lambda tmp: Path(tmp).write_text(text))
+
+    def write_pair(tmp_weights):
+        # The card is in place before the weights: if writing it fails, the old pair is left as it was.
+        save_file(tensors, str(tmp_weights))
+        text = json.dumps(dict(card, format_version=FORMAT_VERSION, sha256=sha256_of(tmp_weights)), indent=2,
+                          sort_keys=False) + "\n"
+        atomic_write(card_path(path), lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, write_pair)
     return path
 
 

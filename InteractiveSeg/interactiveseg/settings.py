@@ -5,6 +5,9 @@ from dataclasses import dataclass, field, fields, replace
 
 from .errors import InputError
 
+# What each annotation admits: settings arrive as JSON from the panel, the worker and the command line.
+_TYPES = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
+
 
 @dataclass(frozen=True)
 class CrfParameters:
@@ -61,7 +64,7 @@ class Settings:
         crf = CrfParameters(**measured.pop("crf", {}))
         known = {f.name for f in fields(cls)}
         settings = cls(crf=crf, **{k: v for k, v in measured.items() if k in known})
-        return settings.updated(**overrides)
+        return settings.with_overrides(overrides)  # a "crf" mapping or crf.NAME keys change the CRF's
 
     def updated(self, **overrides) -> "Settings":
         unknown = set(overrides) - {f.name for f in fields(self)}
@@ -95,6 +98,10 @@ class Settings:
         return {name: getattr(self, name) for name in self.PANEL_FIELDS}
 
     def validated(self) -> "Settings":
+        if not isinstance(self.crf, CrfParameters):
+            raise InputError('CRF settings go in a "crf" mapping of their own names, or as crf.NAME keys.')
+        _check_types(self)
+        _check_types(self.crf, "crf.")
         if not 0.0 <= self.t0 < self.t1 <= 1.0:
             raise InputError(f"Thresholds must satisfy 0 <= t0 < t1 <= 1, got t0={self.t0}, t1={self.t1}.")
         if self.omega <= 0:
@@ -121,3 +128,14 @@ class Settings:
         if not 0.5 < self.crf.confidence < 1.0:
             raise InputError(f"CRF confidence must be in (0.5, 1), got {self.crf.confidence}.")
         return self
+
+
+def _check_types(values, prefix: str = "") -> None:
+    """A value of the wrong type (a string for a number, 2.5 steps, "yes" for true) is refused by name."""
+    for f in fields(values):
+        value, kind = getattr(values, f.name), f.type.replace(" | None", "")
+        if kind not in _TYPES or (value is None and f.type.endswith("| None")):
+            continue
+        if not isinstance(value, _TYPES[kind]) or (kind != "bool" and isinstance(value, bool)):
+            wanted = {"float": "a number", "int": "a whole number", "bool": "true or false", "str": "a name"}[kind]
+            raise InputError(f"Setting {prefix}{f.name} must be {wanted}, got {value!r}.")

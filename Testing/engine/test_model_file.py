@@ -34,6 +34,17 @@ def saved(tmp_path):
     return save_tiny_model(tmp_path / "m.safetensors", (8, 16, 16), channels=6)
 
 
+def test_a_card_that_cannot_be_written_leaves_the_saved_pair_loadable(saved):
+    before = load_model(saved)
+    network, architecture = tiny_network(channels=6, seed=9)
+    card = new_card(architecture, (8, 16, 16))
+    card["note"] = object()  # not JSON: writing the card fails after the new weights are written
+    with pytest.raises(TypeError):
+        save_model(saved, network, card)
+    assert tensors_equal(load_model(saved).network, before.network)
+    assert not [p for p in saved.parent.iterdir() if p.name.startswith(".partial")]
+
+
 def test_changed_weights_fail_the_checksum(saved):
     data = bytearray(saved.read_bytes())
     data[-5] ^= 0xFF

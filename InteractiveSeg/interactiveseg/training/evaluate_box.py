@@ -53,7 +53,7 @@ def segment_box(network, card: dict, volume, box, device="cpu", partner=None) ->
     settings = Settings.from_card(card)
     region = first_mask_region(prepared, probability, settings)  # the boundary at the image's resolution
     crop_probability = (prepared.crop.from_grid(probability[None])[0] if region is None else region).numpy()
-    mask = prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability > 0.5)
+    mask = prepared.crop.paste(np.zeros(volume.shape, dtype=bool), crop_probability >= 0.5)  # Result's rule
     inside = np.zeros_like(mask)
     inside[box.clipped(volume.shape).slices()] = True
     return mask & inside  # as the engine's result: the box says where the object is
