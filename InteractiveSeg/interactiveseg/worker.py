@@ -45,6 +45,7 @@ from .protocol import FrameReader, ProtocolError, encode, unpack_mask
 TOKEN_VARIABLE = "INTERACTIVESEG_WORKER_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
 HELLO_TIMEOUT = 10.0  # seconds a new connection has to give its token; a silent one must not hold the worker
+FOLLOW_UP_SECONDS = 1.0  # after a reply, how long the follow-up calls of a GUI poll (every 50 ms) may take to come
 
 
 def result_message(result) -> tuple:
@@ -139,6 +140,10 @@ class Engine:
     def op_shutdown(self, header, arrays, progress, cancel):
         return {"type": "ok", "shutdown": True}, {}
 
+    @property
+    def warm(self) -> bool:
+        return self._warm
+
     def warm_up(self) -> None:
         """Import what the first Refine needs (the optimiser pulls in torch's compiler, seconds to load) ahead of it."""
         if not self._warm:
@@ -223,8 +228,9 @@ def serve_connection(sock: socket.socket, token: str, engine: Engine, hello_time
             pass
         return False, False
     connection.send({"type": "ok", "pid": os.getpid()})
+    ahead = []  # a request that arrived while the worker waited to warm up
     while True:
-        request = connection.requests.get()
+        request = ahead.pop() if ahead else connection.requests.get()
         if request is None:
             return True, False
         header, arrays = request
@@ -246,10 +252,13 @@ def serve_connection(sock: socket.socket, token: str, engine: Engine, hello_time
         connection.send(reply, reply_arrays)
         if reply.get("shutdown"):
             return True, True
-        if engine.sessions and connection.requests.empty():
-            # While the user paints the first strokes; not only after a Segment, whose reply the client
-            # may follow at once with other requests (regions, assess).
-            engine.warm_up()
+        if engine.sessions and not engine.warm:
+            # While the user paints the first strokes. A Segment's reply is followed at once by short calls
+            # (assess, regions) that would otherwise wait seconds behind the warm-up: give them their turn.
+            try:
+                ahead.append(connection.requests.get(timeout=FOLLOW_UP_SECONDS))
+            except queue.Empty:
+                engine.warm_up()
 
 
 def parse_listen(text: str) -> tuple:

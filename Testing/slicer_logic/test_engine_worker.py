@@ -182,6 +182,51 @@ def test_a_connection_that_never_gives_its_token_is_dropped_after_a_while():
         assert 0.3 <= time.monotonic() - started < 2.0
 
 
+def test_the_calls_that_follow_a_segment_are_answered_before_the_warm_up(tiny_model):
+    """Warming up for the first Refine takes seconds; the panel's short calls after a Segment must not wait."""
+    import socket
+    from interactiveseg.worker import Engine, serve_connection
+
+    class RecordingEngine(Engine):
+        def __init__(self):
+            super().__init__()
+            self.log = []
+
+        def handle(self, header, arrays, progress, cancel):
+            self.log.append(header.get("op"))
+            return super().handle(header, arrays, progress, cancel)
+
+        def warm_up(self):
+            self.log.append("warm-up")
+            super().warm_up()
+
+    def ask(sock, reader, header, arrays=None):
+        sock.sendall(encode(header, arrays))
+        while True:
+            for reply, _ in reader.feed(sock.recv(1 << 20)):
+                if reply.get("type") != "progress":
+                    return reply
+
+    engine = RecordingEngine()
+    ours, theirs = socket.socketpair()
+    serving = threading.Thread(target=serve_connection, args=(theirs, "right-token", engine), daemon=True)
+    serving.start()
+    with ours:
+        reader = FrameReader()
+        assert ask(ours, reader, {"op": "hello", "token": "right-token"})["type"] == "ok"
+        assert ask(ours, reader, {"op": "load_volume", "id": 1, "spacing": [1, 1, 2], "origin": [0, 0, 0],
+                                  "direction": np.eye(3).tolist()}, {"volume": blob_image()})["type"] == "ok"
+        segmented = ask(ours, reader, {"op": "segment", "id": 2, "session": "s", "box": [11, 11, 6, 29, 29, 14],
+                                       "model": str(tiny_model), "device": "cpu"})
+        assert segmented["type"] == "result", segmented
+        assert ask(ours, reader, {"op": "regions", "id": 3, "session": "s"})["type"] == "regions"
+        waited = time.monotonic()
+        while not engine.warm and time.monotonic() - waited < 30:  # then, with nothing more asked, it warms up
+            time.sleep(0.05)
+    serving.join(30)
+    assert engine.log == ["load_volume", "segment", "regions", "warm-up"]
+
+
 def test_a_computer_without_torch_segments_through_a_remote_engine(tiny_model):
     """The laptop of "a GPU server for a laptop": no torch on it at all, the worker elsewhere."""
     process, port = start_listening_worker("right-token")
