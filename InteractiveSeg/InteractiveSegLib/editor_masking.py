@@ -16,6 +16,8 @@ import numpy as np
 import slicer
 from interactiveseg import Box
 
+from interactiveseg.errors import InputError
+
 from . import labelmaps
 
 EDITOR_SINGLETON = "SegmentEditor"
@@ -24,6 +26,19 @@ EDITOR_SINGLETON = "SegmentEditor"
 def user_editor_node(scene):
     """The Segment Editor module's parameter node, or None before the module was ever opened."""
     return scene.GetSingletonNode(EDITOR_SINGLETON, "vtkMRMLSegmentEditorNode")
+
+
+def check_mask_segment(editor_node, segmentation_node) -> None:
+    """Refuse a round that "inside one segment" masking would let write nothing: the Segment Editor's
+    chosen segment belongs to its own segmentation, which need not be the output."""
+    single = slicer.vtkMRMLSegmentationNode.EditAllowedInsideSingleSegment
+    if editor_node is None or editor_node.GetMaskMode() != single:
+        return
+    mask_id = editor_node.GetMaskSegmentID()
+    if segmentation_node is None or not mask_id or segmentation_node.GetSegmentation().GetSegment(mask_id) is None:
+        where = "a new segmentation" if segmentation_node is None else f"segmentation '{segmentation_node.GetName()}'"
+        raise InputError(f"The Segment Editor's Masking allows edits only inside segment '{mask_id}', which is not in "
+                         f"{where}: nothing could be written. Change the Editable area in the Segment Editor.")
 
 
 def editable_area(editor_node, segmentation_node, volume_node, region: Box, segment_id: str) -> np.ndarray | None:

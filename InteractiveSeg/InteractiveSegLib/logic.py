@@ -90,6 +90,7 @@ class InteractiveSegmentationLogic:
             labelmaps.require_labelmap_source(segmentation_node)
             if segment_id:
                 labelmaps.require_segment(segmentation_node, segment_id)
+        editor_masking.check_mask_segment(editor_masking.user_editor_node(self.scene), segmentation_node)
         volume = volume_from_node(volume_node)
         box = box_from_roi(roi_node, volume_node).clipped(volume.shape)
         # The worker's card for this image: the default model depends on the slice count (2D for one slice).
@@ -112,6 +113,7 @@ class InteractiveSegmentationLogic:
         top = self._history[-1]
         if not self._present(self._volume_node) or not self._present(top.segmentation_node):
             raise InputError("The volume or the segmentation was removed: press Segment again.")
+        editor_masking.check_mask_segment(editor_masking.user_editor_node(self.scene), top.segmentation_node)
         painted = scribbles.read_scribbles(scribble_node or self.scribble_node, self._volume_node)
         if painted.empty:
             raise InputError("Paint foreground or background scribbles on the mistakes, then press Refine.")

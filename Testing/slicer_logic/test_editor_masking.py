@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 import slicer
+from interactiveseg import InputError
 
+from scene_checks import scene_state
 from InteractiveSegLib.editor_masking import segment_ids
 from InteractiveSegLib.labelmaps import read_segment
 from logic_scene import segment
@@ -65,6 +67,17 @@ def test_editable_area_inside_one_segment(scene, logic, volume, roi, output, tin
     written = read_segment(output, new_segment_id(output), volume)
     assert written.any() and not (written & ~output.mine_mask).any()
     np.testing.assert_array_equal(written, result.mask & output.mine_mask)
+
+
+@pytest.mark.parametrize("to_new_segmentation", [False, True])
+def test_masking_inside_a_segment_the_output_lacks_is_refused_before_anything_runs(
+        scene, logic, volume, roi, output, tiny_model, editor, to_new_segmentation):
+    editor.SetMaskMode(slicer.vtkMRMLSegmentationNode.EditAllowedInsideSingleSegment)
+    editor.SetMaskSegmentID("a segment of another segmentation")
+    before = scene_state(scene)
+    with pytest.raises(InputError, match="allows edits only inside segment"):
+        logic.plan_segment(volume, roi, None if to_new_segmentation else output, model_path=str(tiny_model))
+    assert scene_state(scene) == before
 
 
 def test_editable_intensity_range_limits_the_round(scene, logic, volume, roi, output, tiny_model, editor):
