@@ -131,6 +131,7 @@ class WebController:
         done = self.workflow.act(action, *args)
         if done and action in ("load", "load_upload"):  # a drag in a view changes the window: show its values
             self.workflow.volume_node.GetDisplayNode().AddObserver("ModifiedEvent", self.mark_scene_changed)
+            self.state.save_path = self._default_save_path()  # never the last volume's file
         self.mark_scene_changed()
         self._sync()
         if self.workflow.busy:
@@ -256,6 +257,7 @@ def create_app(server=None, volume: str | None = None, model_path: str = "", dev
     layout_manager.set_layout(LAYOUT)
 
     output_dir = Path(output_dir).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)  # where Save writes by default
     workflow = Workflow(slicer_app, model_path=model_path, device=device, settings=settings, keep_dir=output_dir)
     controller = WebController(server, workflow, SAMPLE_IMAGE, output_dir)
     controller.layout_manager = layout_manager

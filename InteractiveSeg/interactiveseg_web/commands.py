@@ -45,13 +45,16 @@ def web_main(argv=None) -> int:
         return 2
     from interactiveseg.demo import SAMPLE_IMAGE
 
+    from . import same_origin
     volume = str(SAMPLE_IMAGE) if args.volume == "sample" else args.volume
     server, controller = create_app(volume=volume, model_path=args.model, device=args.device, settings=settings,
                                     output_dir=args.output_dir)
     if controller.workflow.status.error:  # the page shows it too
         print(f"interactiveseg web: {controller.workflow.status.text}", file=sys.stderr)
+    same_origin.install(server, args.host)
     print(f"InteractiveSeg web: http://{args.host}:{args.port}/", flush=True)
-    server.start(host=args.host, port=args.port, open_browser=False, show_connection_info=True)
+    # timeout=0: wslink would otherwise end the server 5 minutes after the last page closed, unsaved rounds and all.
+    server.start(host=args.host, port=args.port, open_browser=False, show_connection_info=True, timeout=0)
     return 0
 
 

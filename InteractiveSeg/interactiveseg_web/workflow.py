@@ -205,8 +205,10 @@ class Workflow:
     def cancel(self) -> None:
         if not self.busy:
             raise InputError("Nothing is running.")
-        self.runner.cancel()  # the engine stops at its next check; a late result is dropped
         self.status = Status("Cancelling...")
+        self.runner.cancel()  # the engine stops at its next check; a late result is dropped
+        if not self.busy:  # still uploading the volume: the round ended at once
+            self._finish(self.runner.status)
 
     def poll(self) -> bool:
         """Called on the server loop while busy: apply a finished round. True once nothing runs."""
@@ -215,6 +217,11 @@ class Workflow:
         status = self.runner.poll()
         if not status.finished:
             return False
+        self._finish(status)
+        return True
+
+    def _finish(self, status) -> None:
+        """Show how a round ended: apply its result, or say why it did not."""
         if status.state == DONE:
             self.act("_apply", status.job, status.result)
         elif status.bug:
@@ -222,7 +229,6 @@ class Workflow:
             self.status = Status(f"{status.message}. Details are in the server log.", error=True)
         else:
             self.status = Status(status.message, error=status.state != "cancelled")
-        return True
 
     def _apply(self, job, result) -> None:
         """Show a round the runner has written into the scene."""
@@ -231,7 +237,7 @@ class Workflow:
         segment = self.segmentation_node.GetSegmentation().GetSegment(self.segment_id)
         if self.logic.rounds == 1 and self.segment_name == DEFAULT_SEGMENT_NAME:
             self.segment_name = segment.GetName()  # a new segment's unique default name ("... 2" beside the first)
-        segment.SetName(self.segment_name)
+        segment.SetName(_clean(self.segment_name))
         display.style_segment(self.segmentation_node, self.segment_id, self.segment_opacity)
         self.unsaved = True
         self._show_uncertainty_layer()
@@ -312,17 +318,19 @@ class Workflow:
             display.style_segment(self.segmentation_node, self.segment_id, self.segment_opacity)
 
     def set_segment_name(self, name: str) -> None:
-        """The name the segment is saved under (Slicer shows it in the Segmentations module)."""
-        name = " ".join(str(name or "").split())
-        if not name:
+        """The name the segment is saved under (Slicer shows it in the Segmentations module).
+
+        Kept as typed, so that the page's field does not lose the space the user just typed; the segment
+        gets it without extra spaces."""
+        if not _clean(name):
             raise InputError("Give the segment a name, e.g. 'Right lung'.")
-        self.segment_name = name
+        self.segment_name = str(name)
         if self._has_segment():
-            self.segmentation_node.GetSegmentation().GetSegment(self.segment_id).SetName(name)
+            self.segmentation_node.GetSegmentation().GetSegment(self.segment_id).SetName(_clean(name))
 
     def save(self, path) -> Path:
         self._check_idle()
-        if not self._has_segment():
+        if not self._present(self.segmentation_node):  # accepted segments count too: the current one may be none
             raise InputError("Nothing to save yet: place a box and press Segment first.")
         written = scene_files.save_segmentation(self.segmentation_node, path)
         self.unsaved = False
@@ -362,7 +370,7 @@ class Workflow:
         self.status = Status(f"{what}...")
         self.runner.start(job)
         if self.runner.status.finished:  # refused at once (a worker that could not start)
-            self.poll()
+            self._finish(self.runner.status)
 
     def _check_idle(self) -> None:
         if self.busy:
@@ -441,3 +449,8 @@ class Workflow:
         for view in self.app.view_manager.get_slice_views():
             view.set_foreground_volume_id(node.GetID() if node is not None else None)
             view.set_foreground_opacity(self.uncertainty_opacity if node is not None else 0.0)
+
+
+def _clean(name) -> str:
+    """A segment name without leading, trailing or repeated spaces."""
+    return " ".join(str(name or "").split())

@@ -166,6 +166,26 @@ BOX_EDGE = (0.36, 0.40, 0.40, 0.60)  # the box's left edge
 BOX_LEFT_HALF = (0.40, 0.42, 0.47, 0.58)  # inside the box, clear of its centre handle
 
 
+def test_another_sites_page_cannot_reach_the_server(server):
+    """The page can read and write files on the server: a page of another site must not drive it."""
+    import http.client
+
+    def status(path, **headers):
+        connection = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=10)
+        try:
+            connection.request("GET", path, headers=headers)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+    handshake = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    own = f"http://127.0.0.1:{server['port']}"
+    assert status("/") in (200, 302)  # the page (or the redirect to it)
+    assert status("/ws", Origin=own, **handshake) == 101  # the page's own websocket
+    assert status("/ws", Origin="http://evil.example", **handshake) == 403
+    assert status("/", Host=f"rebound.evil.example:{server['port']}") == 403
+
+
 def test_box_segment_paint_refine_in_the_browser(server, page):
     tmp_dir = server["out"]
     _wait(lambda: summary(page).get("volume") == "CTChest4", 60, "the sample to load")

@@ -135,6 +135,39 @@ def test_saving_needs_a_segment_and_the_seg_nrrd_suffix(workflow, tmp_path):
     assert not (tmp_path / "a.nii.gz").exists()
 
 
+def test_accepted_segments_are_saved(workflow, tmp_path):
+    _loaded(workflow)
+    add_box(workflow, Box((60, 40, 10), (90, 80, 20)))
+    workflow.act("segment")
+    finish(workflow)
+    assert workflow.act("accept"), workflow.status.text
+    assert workflow.act("save", tmp_path / "a.seg.nrrd"), workflow.status.text
+    assert (tmp_path / "a.seg.nrrd").is_file()
+
+
+def test_a_round_the_engine_refuses_at_once_says_why(tiny_model, tmp_path):
+    """A worker that cannot start ends the round before the first poll: the page must not say "Segmenting..."."""
+    from trame_slicer.core import SlicerApp
+    import slicer
+    from InteractiveSegLib.engine_client import EngineClient
+    from InteractiveSegLib.logic import InteractiveSegmentationLogic
+    from interactiveseg_web.workflow import Workflow
+    previous = getattr(slicer, "mrmlScene", None)
+    app = SlicerApp()
+    failing = EngineClient(python=str(tmp_path / "no-such-python"))
+    workflow = Workflow(app, model_path=str(tiny_model), logic=InteractiveSegmentationLogic(app.scene, failing),
+                        keep_dir=tmp_path / "kept")
+    try:
+        _loaded(workflow)
+        add_box(workflow, Box((60, 40, 10), (90, 80, 20)))
+        workflow.act("segment")
+        assert not workflow.busy
+        assert workflow.status.error and "Segmenting" not in workflow.status.text, workflow.status.text
+    finally:
+        slicer.mrmlScene = previous
+        app.scene.Clear(1)
+
+
 def test_an_uploaded_image_is_kept_under_its_own_name_and_loaded(workflow, tmp_path):
     folder = tmp_path / "uploads"
     content = SAMPLE_IMAGE.read_bytes()

@@ -113,6 +113,8 @@ def test_window_presets_and_the_drag_state(workflow):
 def test_the_segment_is_saved_under_its_name_and_rounds_are_numbered_from_one(workflow, tmp_path):
     _segmented(workflow)
     assert workflow.status.text.startswith("Round 1 done")
+    assert workflow.act("set_segment_name", "Right ")  # typed so far: the field keeps its space
+    assert workflow.segment_name == "Right "
     assert workflow.act("set_segment_name", "  Right   lung ")
     assert not workflow.act("set_segment_name", "   ") and "name" in workflow.status.text
     foreground, background = demo_scribbles(tuple(reversed(workflow.volume_node.GetImageData().GetDimensions())))
