@@ -82,7 +82,8 @@ class WebController:
         if self.state.segment_name and self.state.segment_name != self.workflow.segment_name:
             if not self.workflow.act("set_segment_name", self.state.segment_name):
                 return self._sync()
-        self._do("save", self.state.save_path or self._default_save_path())
+        path = Path(str(self.state.save_path or self._default_save_path()).strip()).expanduser()
+        self._do("save", path if path.is_absolute() else self.output_dir / path)  # a bare name: the output folder
 
     def toggle_view(self, tag: str):
         """Enlarge one view to the whole page, or go back to all four."""
