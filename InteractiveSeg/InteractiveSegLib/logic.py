@@ -29,7 +29,7 @@ from interactiveseg.settings import Settings
 from . import editor_masking, history, labelmaps, scribbles
 from .engine_client import EngineClient, parse_address
 from .guidance import RegionCycler
-from .module_nodes import mark_uncertainty
+from .module_nodes import mark_uncertainty, module_nodes
 from .remote_session import RemoteSession
 from .roi_box import box_from_roi
 from .volume_nodes import volume_from_node, write_region_volume
@@ -345,12 +345,14 @@ class InteractiveSegmentationLogic:
 
     def ensure_scribble_node(self, volume_node, node=None):
         """The scribble segmentation to paint on, made if needed (the user is about to paint)."""
-        if scribbles.is_scribble_node(node) and self._present(node) and scribbles.drawn_on(node) is volume_node:
-            scribbles.ensure_segments(node)
-        else:
+        if not (scribbles.is_scribble_node(node) and self._present(node) and scribbles.drawn_on(node) is volume_node):
             if volume_node is None:
                 raise InputError("Select a source volume before painting scribbles.")
-            node = scribbles.create_scribble_node(self.scene, volume_node)
+            # Back on a volume painted before: its scribbles, not one more scribble segmentation.
+            earlier = [n for n in module_nodes(self.scene) if scribbles.is_scribble_node(n)
+                       and scribbles.drawn_on(n) is volume_node]
+            node = earlier[0] if earlier else scribbles.create_scribble_node(self.scene, volume_node)
+        scribbles.ensure_segments(node)
         self.scribble_node = node
         return node
 

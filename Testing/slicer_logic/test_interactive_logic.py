@@ -261,6 +261,15 @@ def test_scribble_segmentation_is_never_the_output(scene, logic, volume, roi, ti
         segment(logic, volume, roi, scribbles, model=tiny_model)
 
 
+def test_going_back_to_a_volume_paints_on_its_own_scribbles(scene, logic, volume):
+    other = add_volume(scene, slicer.util.arrayFromVolume(volume) * 2, name="other")
+    first = logic.ensure_scribble_node(volume)
+    on_other = logic.ensure_scribble_node(other, first)
+    assert on_other is not first
+    assert logic.ensure_scribble_node(volume, on_other) is first  # not a third scribble segmentation
+    assert {n.GetID() for n in module_nodes(scene)} == {first.GetID(), on_other.GetID()}
+
+
 # The worker process: progress, cancel, results that come too late ----------------------
 
 
