@@ -30,6 +30,12 @@ def tiny_manifest(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def other_manifest(tmp_path_factory) -> Path:
+    """Other training data: two subjects of other names."""
+    return write_blob_manifest(tmp_path_factory.mktemp("other-data"), [("x", "CT", "train"), ("y", "CT", "val")])
+
+
+@pytest.fixture(scope="session")
 def split_manifest(tmp_path_factory) -> Path:
     """One development subject and one report subject, both held out."""
     from interactiveseg.evaluation.cases import DEVELOPMENT_SUBJECTS

@@ -15,7 +15,7 @@ from interactiveseg.training.cache import TrainingCache, assemble, build_samples
 from interactiveseg.training.commands import train_main
 from interactiveseg.training.manifest import read_manifest
 from interactiveseg.training.samples import make_sample
-from interactiveseg.training.trainer import TrainConfig, Trainer, build_card
+from interactiveseg.training.trainer import TrainConfig, build_card
 
 
 def test_cache_round_trip_reproduces_make_sample_exactly(tiny_manifest, tmp_path):
@@ -69,7 +69,6 @@ def test_two_ddp_processes_on_gloo_end_with_the_same_weights(tiny_manifest, tmp_
     output, cache = str(tmp_path / "ddp.safetensors"), str(tmp_path / "ddp.cache")
     config = TrainConfig(manifest=str(tiny_manifest), output=output, cache=cache, dims=2, grid=(None, 16, 16),
                          channels=4, steps=0, validation_lesions=1)
-    Trainer(config, log=lambda text: None)  # rank 0 of a single process builds the cache first
     script = tmp_path / "rank.py"
     script.write_text(RANK_SCRIPT)
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

@@ -88,6 +88,74 @@ def test_a_folder_that_is_no_dataset_gets_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "cache" / "manifest.json").exists()
 
 
+def nnunet_folder(root, name, labels_json, count=3, channel="CT", flat=False):
+    folder = root / name
+    (folder / "imagesTr").mkdir(parents=True)
+    (folder / "labelsTr").mkdir()
+    for n in range(count):
+        image, labels = labelled_case(n)
+        if flat:  # one 2D slice per case
+            image, labels = image[4], labels[4]
+        write(image, folder / "imagesTr" / f"case_{n:03d}_0000.nii.gz", *(((1.5, 1.5), (10.0, -5.0)) if flat else ()))
+        write(labels, folder / "labelsTr" / f"case_{n:03d}.nii.gz", *(((1.5, 1.5), (10.0, -5.0)) if flat else ()))
+    (folder / "dataset.json").write_text(json.dumps({"channel_names": {"0": channel}, "labels": labels_json,
+                                                     "file_ending": ".nii.gz"}))
+    return folder
+
+
+def test_your_own_spleen_is_trained_on_and_the_ignore_label_is_no_structure(tmp_path):
+    """The packaged sources hold some classes out of training; a researcher's own data holds none out."""
+    folder = nnunet_folder(tmp_path, "Dataset009_Spleen", {"background": 0, "spleen": 1, "ignore": 2})
+    out = tmp_path / "cache"
+    assert prepare_data_main(["--output", str(out), "--dataset", str(folder), "--no-builtin"]) == 0
+    cases, info = read_manifest(out)
+    assert {(s.name, s.role) for c in cases for s in c.structures} == {("spleen", "train"), ("spleen", "val")}
+    assert info["unseen_classes"] == []
+    _, labels = cases[0].load()
+    assert set(np.unique(labels)) == {0, 1}  # the unannotated voxels are no label
+
+
+def test_2d_images_are_one_slice_cases(tmp_path):
+    folder = nnunet_folder(tmp_path, "Dataset002_Flat", {"background": 0, "a": 1, "b": 2}, flat=True)
+    out = tmp_path / "cache"
+    assert prepare_data_main(["--output", str(out), "--dataset", str(folder), "--no-builtin"]) == 0
+    volume, labels = read_manifest(out)[0][0].load()
+    assert volume.shape == labels.shape == (1, 24, 24)
+
+
+def test_each_dataset_holds_out_its_own_validation_case(tmp_path):
+    first = nnunet_folder(tmp_path, "Dataset011_A", {"background": 0, "a": 1, "b": 2}, count=4)
+    second = nnunet_folder(tmp_path, "Dataset012_B", {"background": 0, "a": 1, "b": 2}, count=2)
+    out = tmp_path / "cache"
+    assert prepare_data_main(["--output", str(out), "--dataset", str(first), "--dataset", str(second),
+                              "--no-builtin"]) == 0
+    held_out = sorted(c.case_id for c in read_manifest(out)[0] if c.split == "val")
+    assert held_out == ["Dataset011_A-case_003", "Dataset012_B-case_001"]
+
+
+def test_bad_datasets_say_what_is_wrong_and_leave_the_cache_as_it_was(tmp_path, capsys):
+    good = nnunet_folder(tmp_path / "good", "Dataset001_X", {"background": 0, "a": 1, "b": 2})
+    out = tmp_path / "cache"
+    assert prepare_data_main(["--output", str(out), "--dataset", str(good), "--no-builtin"]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    twin = nnunet_folder(tmp_path / "other", "Dataset001_X", {"background": 0, "a": 1, "b": 2})
+    empty = nnunet_folder(tmp_path / "empty", "Dataset003_Empty", {"background": 0, "a": 1}, count=0)
+    lost = nnunet_folder(tmp_path / "lost", "Dataset004_Lost", {"background": 0, "a": 1, "b": 2})
+    _, labels = labelled_case(1)
+    write(labels, lost / "labelsTr" / "case_001.nii.gz", spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0))
+    broken = nnunet_folder(tmp_path / "broken", "Dataset005_Broken", {"background": 0, "a": 1, "b": 2})
+    (broken / "labelsTr" / "case_002.nii.gz").write_bytes(b"not an image")
+    for datasets, message in [([good, twin], "Two cases are named"), ([empty], "holds no labelled case"),
+                              ([lost], "header was probably lost"), ([broken], "Cannot read"),
+                              ([good], "validation share")]:
+        extra = ["--validation-share", "20"] if message == "validation share" else []
+        argv = ["--output", str(out), "--no-builtin", *extra] + [a for d in datasets for a in ("--dataset", str(d))]
+        assert prepare_data_main(argv) == 2
+        assert message in capsys.readouterr().err
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
 def _lps_matrix(spacing, origin):
     matrix = np.eye(4)
     matrix[:3, :3] = np.diag(spacing)

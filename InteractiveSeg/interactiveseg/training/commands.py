@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+
+import numpy as np
 import shlex
 import sys
 import time
@@ -53,17 +55,18 @@ def train_main(argv=None) -> int:
                                                  "Runs unchanged under torchrun for several processes.")
     parser.add_argument("--data", default=str(DEFAULT_CACHE), help="manifest.json or its folder (default: %(default)s)")
     parser.add_argument("--output", required=True, help="model file to write (.safetensors; card beside it)")
-    parser.add_argument("--dims", type=int, choices=(2, 3), default=defaults.dims)
-    parser.add_argument("--architecture", choices=("unet", "dilated"), default=defaults.architecture,
-                        help="unet (default) or dilated (P-Net in 2D, PC-Net in 3D)")
+    parser.add_argument("--dims", type=int, choices=(2, 3), help=f"default {defaults.dims}; with --init, the model's")
+    parser.add_argument("--architecture", choices=("unet", "dilated"),
+                        help="unet (default) or dilated (P-Net in 2D, PC-Net in 3D); with --init, the model's")
     parser.add_argument("--init", metavar="MODEL", help="fine-tune this model file (its architecture and weights)")
     parser.add_argument("--cache", help="training cache folder (default: OUTPUT with .cache; built when absent)")
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch", type=int, default=defaults.batch, help="2D: slices per step; 3D: grids per step")
     parser.add_argument("--grid", type=int, nargs="+", help="network grid (k j i); 2D: (j i)")
     parser.add_argument("--channels", type=int, help="feature channels of the first level")
-    parser.add_argument("--context-slices", type=int, default=defaults.context_slices,
-                        help="2D U-Net: neighbour slices on each side as input channels")
+    parser.add_argument("--context-slices", type=int,
+                        help=f"2D U-Net: neighbour slices on each side as input channels (default "
+                             f"{defaults.context_slices})")
     parser.add_argument("--mix", type=float, nargs=3, metavar=("REAL", "SYNTH", "OBJECTS"),
                         default=[defaults.mix.real, defaults.mix.synthesized, defaults.mix.objects],
                         help="shares of real, label-synthesized and procedural-object samples")
@@ -88,13 +91,19 @@ def train_main(argv=None) -> int:
     parser.add_argument("--checkpoint", help="resumable state (default: OUTPUT with .ckpt.pt)")
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     args = parser.parse_args(argv)
+    if args.init:
+        _check_init(parser, args)
+    dims = args.dims or defaults.dims
     grid = None
     if args.grid:
-        grid = tuple(args.grid) if args.dims == 3 else (None, *args.grid)
+        if len(args.grid) != dims:
+            parser.error(f"--grid takes {dims} values for a {dims}D network ({'k j i' if dims == 3 else 'j i'}).")
+        grid = tuple(args.grid) if dims == 3 else (None, *args.grid)
     config = TrainConfig(
-        manifest=args.data, output=args.output, dims=args.dims, architecture=args.architecture,
+        manifest=args.data, output=args.output, dims=dims, architecture=args.architecture or defaults.architecture,
         checkpoint=args.checkpoint, cache=args.cache, init=args.init, steps=args.steps, batch=args.batch, grid=grid,
-        channels=args.channels, context_slices=args.context_slices, learning_rate=args.lr,
+        channels=args.channels, context_slices=defaults.context_slices if args.context_slices is None
+        else args.context_slices, learning_rate=args.lr,
         weight_decay=args.weight_decay, schedule=args.schedule, mix=Mix(*args.mix),
         cache_variants=args.cache_variants, cache_deform_mm=args.cache_deform,
         validation_lesions=args.validation_lesions, seed=args.seed, device=args.device, threads=args.threads,
@@ -104,6 +113,28 @@ def train_main(argv=None) -> int:
     path = Trainer(config).run(resume=not args.restart)
     print(path)
     return 0
+
+
+def _check_init(parser, args) -> None:
+    """--init takes the model's network and grid: an option that asks for another one is refused, not ignored."""
+    from ..model_card import read_card
+    from ..errors import ModelError
+    try:
+        card = read_card(args.init)
+    except ModelError as error:
+        parser.error(str(error))
+    architecture, grid = card["architecture"], card["input"]["grid_shape"]
+    dilated = architecture["name"] != "U-Net"
+    asked = {"--dims": (args.dims, architecture["dims"]),
+             "--architecture": (args.architecture, "dilated" if dilated else "unet"),
+             "--channels": (args.channels, architecture.get("channels")),
+             "--context-slices": (args.context_slices, architecture.get("context_slices", 0)),
+             "--grid": (args.grid, [g for g in grid if g is not None])}
+    for option, (given, model) in asked.items():
+        if given is not None and list(np.atleast_1d(given)) != list(np.atleast_1d(model)):
+            parser.error(f"{option} {given} differs from the model given to --init ({model}): --init keeps its "
+                         "network and grid.")
+    args.dims = architecture["dims"]
 
 
 def evaluate_main(argv=None) -> int:

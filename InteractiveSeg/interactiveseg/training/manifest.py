@@ -64,6 +64,12 @@ def structure_stats(labels: np.ndarray, value: int, spacing_ijk) -> tuple:
 
 
 def write_manifest(folder: Path, cases: list, info: dict) -> Path:
+    path = Path(folder) / MANIFEST_NAME
+    path.write_text(manifest_text(folder, cases, info))
+    return path
+
+
+def manifest_text(folder: Path, cases: list, info: dict) -> str:
     entries = []
     for case in cases:
         entries.append({
@@ -72,9 +78,7 @@ def write_manifest(folder: Path, cases: list, info: dict) -> Path:
             "split": case.split,
             "structures": [vars(s) for s in case.structures],
         })
-    path = Path(folder) / MANIFEST_NAME
-    path.write_text(json.dumps(dict(info, version=MANIFEST_VERSION, cases=entries), indent=1) + "\n")
-    return path
+    return json.dumps(dict(info, version=MANIFEST_VERSION, cases=entries), indent=1) + "\n"
 
 
 def read_manifest(path) -> tuple:

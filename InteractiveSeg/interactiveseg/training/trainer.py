@@ -13,6 +13,7 @@ draws its own batches, rank 0 alone validates and writes files.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..devices import pick_device
+from ..errors import InputError
 from ..model_card import read_card, update_sections
 from ..model_file import card_path, load_model, new_card, save_model
 from ..networks import build_network, pcnet_architecture, pnet_architecture, unet_architecture
@@ -128,14 +130,23 @@ class Trainer:
         self.log = log or (lambda text: print(text, file=sys.stderr, flush=True))
         if self.rank:
             self.log = lambda text: None
+        self.output = Path(config.output)
+        _check_output(self.output)
         self.device = pick_device(config.device)
+        if self.world > 1 and self.device.type == "cuda":  # one GPU per process, as torchrun numbers them
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(self.device)
         if config.threads:
             torch.set_num_threads(config.threads)
+        if not Path(config.manifest).exists():
+            raise InputError(f"No training data at {config.manifest}: run interactiveseg prepare-data first.")
         cases, self.manifest_info = read_manifest(config.manifest)
         self.train_cases = [c for c in cases if c.split == "train" and any(s.role == "train" for s in c.structures)]
         if not self.train_cases:
-            raise ValueError(f"No training case with training structures in {config.manifest}.")
+            raise InputError(f"No training case with training structures in {config.manifest}.")
         self.val_cases = [(c, *c.load()) for c in cases if c.split == "val"]
+        if not self.val_cases:
+            self.log("no validation case: the model written is the last step's, not the best validation's")
         self.card = build_card(config)
         # Which weights it started from, by checksum: the init file may later be replaced (a new default model).
         self.init_sha256 = read_card(config.init)["sha256"] if config.init else None
@@ -144,8 +155,9 @@ class Trainer:
         self.network = build_network(self.card["architecture"]).to(self.device)
         if config.init:
             self.network.load_state_dict(load_model(config.init).network.state_dict())
-        self.output = Path(config.output)
         self.checkpoint = Path(config.checkpoint) if config.checkpoint else self.output.with_suffix(".ckpt.pt")
+        if self.world > 1 and not torch.distributed.is_initialized():  # before the cache: the ranks wait for it
+            torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         self.cache = self._cache()
         self.batches = BatchMaker(self.cache, self.dims, self.network.context_slices,
                                   config.mix, config.seed)
@@ -153,8 +165,6 @@ class Trainer:
                            if self.rank == 0 else [])
         self.model = self.network
         if self.world > 1:
-            if not torch.distributed.is_initialized():
-                torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
             self.model = torch.nn.parallel.DistributedDataParallel(self.network)
         self.optimizer = torch.optim.AdamW(self.network.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
@@ -162,28 +172,44 @@ class Trainer:
                       "seconds": 0.0, "samples": 0, "history": []}
 
     def _cache(self) -> TrainingCache:
+        """The training cache, built when absent or made from other data or for another grid. Under DDP rank 0
+        builds it while the other ranks wait."""
         folder = Path(self.config.cache) if self.config.cache else self.output.with_suffix(".cache")
-        if (folder / "index.json").is_file():
-            cache = TrainingCache.load(folder)
-            if cache.info.get("grid_shape") == self.card["input"]["grid_shape"]:
-                return cache
+        if self.rank == 0 and not self._cache_fits(folder):
+            self.log(f"building the training cache in {folder}")
+            build_cache(self.config.manifest, self.card, folder, self.config.cache_boxes, self.config.cache_variants,
+                        seed=self.config.seed, log=self.log, deform_mm=self.config.cache_deform_mm)
+        if self.world > 1:
+            torch.distributed.barrier()
+        return TrainingCache.load(folder)
+
+    def _cache_fits(self, folder: Path) -> bool:
+        if not (folder / "index.json").is_file():
+            return False
+        info = TrainingCache.load(folder).info
+        if info.get("grid_shape") != self.card["input"]["grid_shape"]:
             self.log(f"{folder} was built for another grid: building it again")
-        if self.rank:
-            raise RuntimeError(f"Rank 0 builds the training cache: run one process first, or pass --cache {folder}.")
-        self.log(f"building the training cache in {folder}")
-        return build_cache(self.config.manifest, self.card, folder, self.config.cache_boxes,
-                           self.config.cache_variants, seed=self.config.seed, log=self.log,
-                           deform_mm=self.config.cache_deform_mm)
+            return False
+        if Path(info.get("manifest", "")).resolve() != Path(self.config.manifest).resolve():
+            self.log(f"{folder} was built from other data ({info.get('manifest')}): building it again")
+            return False
+        return True  # its own seed, variants and bending are recorded in the card's training.cache
 
     def batch(self, step: int) -> list:
         """[(images, targets)] of one step; (seed, step, rank) seed it, so a resumed run draws the same."""
         return [self.batches.batch(step, self.config.batch, self.rank)]
 
     # -- checkpoints -----------------------------------------------------------------------
+    def run_identity(self) -> str:
+        """What a checkpoint may only be resumed with: the same network, grid and data."""
+        return json.dumps({"architecture": self.card["architecture"], "grid": self.card["input"]["grid_shape"],
+                           "manifest": str(Path(self.config.manifest).resolve())}, sort_keys=True)
+
     def save_checkpoint(self):
         if self.rank:
             return
         state = {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "identity": self.run_identity(),
                  "state": {k: v for k, v in self.state.items() if k != "history"},
                  "history": torch.tensor(self.state["history"], dtype=torch.float64).reshape(-1, 3)}
         tmp = self.checkpoint.with_name(self.checkpoint.name + ".partial")
@@ -194,6 +220,9 @@ class Trainer:
         if not self.checkpoint.is_file():
             return False
         saved = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
+        if saved.get("identity", self.run_identity()) != self.run_identity():  # older checkpoints carry none
+            raise InputError(f"{self.checkpoint} belongs to a run with another network, grid or data: pass "
+                             "--restart to start this one from scratch, or --checkpoint to keep both.")
         self.network.load_state_dict(saved["network"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.state.update(saved["state"])
@@ -276,7 +305,8 @@ class Trainer:
                 break
         self.save_checkpoint()
         if self.rank == 0:
-            if not self.output.is_file():  # a run too short to validate still leaves a loadable model
+            # A run too short to validate, or one without validation cases, still leaves its model.
+            if not self.output.is_file() or not self.val_cases:
                 self._save_model()
             self._record_run_end(stopped_by, float(np.mean(losses[-c.validate_every:])) if losses else None)
         return self.output
@@ -354,3 +384,11 @@ class Trainer:
             print("\r" + text, end="", file=sys.stderr, flush=True)
         else:
             self.log(text)
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an output the first save would refuse, before the cache is built and training begins."""
+    if output.suffix != ".safetensors":
+        raise InputError(f"The model is written as .safetensors: {output}")
+    if not output.parent.is_dir():
+        raise InputError(f"The output folder does not exist: {output.parent}")
