@@ -56,8 +56,10 @@ RANK_SCRIPT = textwrap.dedent("""
     from safetensors.torch import save_file
     from interactiveseg.training.trainer import TrainConfig, Trainer
     manifest, output, cache = sys.argv[1:4]
+    # The plateau rule with no patience: rank 0's first validation lowers the rate, which every rank must follow.
     config = TrainConfig(manifest=manifest, output=output, cache=cache, dims=2, grid=(None, 16, 16), channels=4,
-                         steps=2, batch=4, validate_every=100, device="cpu", threads=1, validation_lesions=1)
+                         steps=3, batch=4, validate_every=1, schedule="plateau", patience=0, max_drops=5,
+                         device="cpu", threads=1, validation_lesions=1)
     trainer = Trainer(config, log=lambda text: None)
     trainer.run(resume=False)
     weights = {k: v.contiguous() for k, v in trainer.network.state_dict().items()}

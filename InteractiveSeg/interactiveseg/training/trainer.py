@@ -298,6 +298,8 @@ class Trainer:
                                               f"without gain after {c.max_drops} learning-rate drops)")
             elif self.state["step"] % 10 == 0:
                 self._progress(float(np.mean(losses[-10:])))
+            if self.world > 1 and c.schedule == "plateau":  # rank 0's validation lowers the rate: every rank's
+                self._rate_from_rank0()
             stop = self._agreed(stop)
             if self.state["step"] % c.checkpoint_every == 0 or stop:
                 self.save_checkpoint()
@@ -314,6 +316,13 @@ class Trainer:
     def _agreed(self, stop: bool) -> bool:
         """Under DDP every rank stops at the same step when any rank wants to (rank 0's validation, a clock)."""
         return self._largest(1.0 if stop else 0.0) > 0.5
+
+    def _rate_from_rank0(self) -> None:
+        rate = torch.tensor([self.optimizer.param_groups[0]["lr"]], dtype=torch.float64,
+                            device=self.device if self.device.type == "cuda" else "cpu")
+        torch.distributed.broadcast(rate, src=0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(rate.item())
 
     def _largest(self, value: float) -> float:
         """The largest of every rank's value (itself without DDP): ranks must agree on rates and stops."""
