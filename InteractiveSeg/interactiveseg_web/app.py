@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from InteractiveSegLib.logic import UNCERTAINTY_COLORS
 
 from . import display, paint_fix
 from .scene_files import file_stem
+from .workflow import Status
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1  # how often the server looks at the worker process
 SUMMARY_SECONDS = 0.5  # how soon the page's scene facts follow a brush stroke or a box click
@@ -178,7 +182,7 @@ class WebController:
             try:
                 while True:
                     await asyncio.sleep(POLL_SECONDS)
-                    finished = self.workflow.poll()
+                    finished = self._guarded(self.workflow.poll, default=True)
                     if finished:
                         self.mark_scene_changed()
                     with self.state:
@@ -196,7 +200,18 @@ class WebController:
             await asyncio.sleep(SUMMARY_SECONDS)
             if self._summary_due and not self.workflow.busy:
                 with self.state:
-                    self._sync()
+                    self._guarded(self._sync)
+
+    def _guarded(self, call, default=None):
+        """A background task's step: a failure is logged and said on the page, and the task goes on (an
+        exception would end it, leaving the page's progress or facts stuck)."""
+        try:
+            return call()
+        except Exception as error:  # noqa: BLE001 - any failure here is a bug to report, not to crash the loop
+            log.exception("InteractiveSeg web: a background update failed")
+            self.workflow.status = Status(f"Something went wrong: {error}. Details are in the server log.",
+                                          error=True)
+            return default
 
 
 def _summary_text(facts: dict) -> str:
