@@ -158,7 +158,8 @@ def global_update(state: GridState, probability: torch.Tensor, foreground: torch
 
 
 def native_update(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor, background: torch.Tensor,
-                  outside_box: torch.Tensor, spacing, grid_spacing, settings: Settings) -> torch.Tensor:
+                  outside_box: torch.Tensor, spacing, grid_spacing, settings: Settings, cancel: Cancel = None
+                  ) -> torch.Tensor:
     """The walk once more on the box's crop at the image's own resolution, from the grid's result.
 
     The network grid is coarser than a large box's voxels, and a stroke downsampled to it
@@ -185,7 +186,8 @@ def native_update(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Te
         fixed_fg = fixed_fg | (inside & far & ~background)
         fixed_bg = fixed_bg | (~inside & far & ~fixed_fg)
     beta = settings.walk_beta if settings.native_beta is None else settings.native_beta
-    return prior_random_walk(prior, image, fixed_fg, fixed_bg, spacing, beta, gamma, settings.walk_iterations)
+    return prior_random_walk(prior, image, fixed_fg, fixed_bg, spacing, beta, gamma, settings.walk_iterations,
+                             check=lambda: check_cancel(cancel))
 
 
 def boundary_band(mask: torch.Tensor, radius) -> torch.Tensor:

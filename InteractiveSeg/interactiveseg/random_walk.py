@@ -24,6 +24,8 @@ from .neighbours import offset_slices
 AXES = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
 
 
+CHECK_EVERY = 10  # iterations between two calls of a walk's `check`
+
 def edge_weights(image: torch.Tensor, spacing, beta: float) -> list:
     """(target, source, weight) per axis of the 6-neighbourhood; weights scale as 1/h^2 for anisotropic grids.
 
@@ -41,11 +43,12 @@ def edge_weights(image: torch.Tensor, spacing, beta: float) -> list:
 
 def prior_random_walk(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor, background: torch.Tensor,
                       spacing, beta: float, gamma: float, iterations: int = 200, tolerance: float = 1e-3,
-                      edges: list | None = None) -> torch.Tensor:
+                      edges: list | None = None, check=None) -> torch.Tensor:
     """Foreground probability (k, j, i) after the walk; foreground/background voxels are fixed at 1/0.
 
     prior: the network's probability; image: the normalised grid image; spacing (k, j, i)
-    in mm. `edges` from edge_weights() may be passed to skip recomputing them.
+    in mm. `edges` from edge_weights() may be passed to skip recomputing them. `check`, called
+    every few iterations, may raise to stop the walk (a Cancel on a box of millions of voxels).
     """
     edges = edges if edges is not None else edge_weights(image, spacing, beta)
     prior = prior.float()
@@ -76,7 +79,9 @@ def prior_random_walk(prior: torch.Tensor, image: torch.Tensor, foreground: torc
     direction = z.clone()
     rz = (residual * z).sum()
     limit = tolerance ** 2 * (rhs * rhs).sum().clamp_min(1e-12)
-    for _ in range(iterations):
+    for iteration in range(iterations):
+        if check is not None and iteration % CHECK_EVERY == 0:
+            check()
         if (residual * residual).sum() <= limit:
             break
         product = operator(direction)

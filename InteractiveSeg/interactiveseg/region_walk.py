@@ -40,7 +40,7 @@ def crop_prior(prepared: PreparedInput, grid_probability: torch.Tensor) -> torch
 
 
 def walk_on_region(prepared: PreparedInput, prior: torch.Tensor, foreground: torch.Tensor,
-                   background: torch.Tensor, settings: Settings) -> torch.Tensor:
+                   background: torch.Tensor, settings: Settings, cancel=None) -> torch.Tensor:
     """The crop's prior probability (`crop_prior`) walked at the image's resolution, kept to the object.
 
     foreground, background: crop-sized bool tensors of strokes, on the prior's device.
@@ -48,14 +48,14 @@ def walk_on_region(prepared: PreparedInput, prior: torch.Tensor, foreground: tor
     device = prior.device
     outside = torch.from_numpy(prepared.crop.outside_in_region(prepared.box)).to(device)
     region = native_update(prior, prepared.region_image.to(device), foreground, background, outside,
-                           prepared.region_spacing, prepared.grid_spacing, settings)
+                           prepared.region_spacing, prepared.grid_spacing, settings, cancel)
     if settings.keep_connected:
         region = keep_object(region, ~outside, foreground)
     return region
 
 
 def first_mask_region(prepared: PreparedInput, grid_probability: torch.Tensor, settings: Settings,
-                      notes: list | None = None) -> torch.Tensor | None:
+                      notes: list | None = None, cancel=None) -> torch.Tensor | None:
     """The first mask's probability on the crop at the image's resolution, or None to keep the grid's.
 
     None when the setting is off (`first_walk_band` 0, or `random_walk` off: then no step walks),
@@ -67,7 +67,7 @@ def first_mask_region(prepared: PreparedInput, grid_probability: torch.Tensor, s
     prior = crop_prior(prepared, grid_probability)
     none = torch.zeros_like(prior, dtype=torch.bool)
     walk = settings.updated(native_band=settings.first_walk_band, native_gamma=settings.first_walk_gamma)
-    region = walk_on_region(prepared, prior, none, none, walk)
+    region = walk_on_region(prepared, prior, none, none, walk, cancel)
     inside = torch.from_numpy(~prepared.crop.outside_in_region(prepared.box)).to(prior.device)
     before, after = int(((prior >= 0.5) & inside).sum()), int((region >= 0.5).sum())
     if after < KEPT_SHARE_MIN * before:

@@ -203,7 +203,7 @@ class Session:
             probability = keep_object(probability, grid.inside_box())
         self._network_map = probability  # the pretrained network's own map, which the prior's trust judges
         region = self._with_fallback(lambda: first_mask_region(prepared, self._network_map.to(self.device),
-                                                               self.settings, notes))
+                                                               self.settings, notes, cancel))
         if region is not None:  # later rounds start from the mask the user saw
             probability = prepared.crop.to_grid(region[None])[0].to(probability.device)
         result = self._result(probability, torch.zeros_like(probability, dtype=torch.bool), 0, start, notes,
@@ -322,15 +322,16 @@ class Session:
                          f"resolution takes ({NATIVE_WALK_MAX_VOXELS:,}); the boundary is the network grid's.")
             return probability, None
         check_cancel(cancel)  # the second walk can take a second or more on a large box
-        region = self._with_fallback(lambda: self._native_walk(probability, fg, bg))
+        region = self._with_fallback(lambda: self._native_walk(probability, fg, bg, cancel))
         steps["native walk"] = int((region > 0.5).sum())
         return self._prepared.crop.to_grid(region[None])[0].to(probability.device), region
 
-    def _native_walk(self, probability: torch.Tensor, foreground: np.ndarray, background: np.ndarray) -> torch.Tensor:
+    def _native_walk(self, probability: torch.Tensor, foreground: np.ndarray, background: np.ndarray,
+                     cancel: Cancel = None) -> torch.Tensor:
         """The round's result at the image's own resolution (finetune.native_update), kept to the object."""
         fg, bg = (torch.from_numpy(np.ascontiguousarray(m)).to(self.device) for m in (foreground, background))
         prior = crop_prior(self._prepared, probability.to(self.device))
-        return walk_on_region(self._prepared, prior, fg, bg, self.settings).cpu()
+        return walk_on_region(self._prepared, prior, fg, bg, self.settings, cancel).cpu()
 
     def _result(self, probability: torch.Tensor, interaction: torch.Tensor, round_index: int,
                 start: float, notes: list, foreground=None, background=None, region=None) -> Result:

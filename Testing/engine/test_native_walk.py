@@ -162,6 +162,23 @@ def test_a_cancel_that_comes_during_the_grid_walk_stops_the_round_before_the_sec
     np.testing.assert_array_equal(session.refine(foreground=stroke).mask, expected)  # as if never started
 
 
+def test_a_cancel_stops_the_walk_at_the_image_s_resolution_within_its_iterations():
+    """On a box of millions of voxels this walk takes seconds: Cancel must not wait for it to converge."""
+    from interactiveseg.errors import Cancelled
+    image, square, frame = square_image()
+    prior = through_coarse_grid(square, 3)
+    nothing = torch.zeros_like(square)
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 2  # pressed during the walk, after its first checks
+    with pytest.raises(Cancelled):
+        native_update(prior, image, nothing, nothing, frame, (2.0, 1.0, 1.0), (2.0, 3.0, 3.0),
+                      Settings(walk_iterations=1000), cancel)
+    assert len(calls) == 3
+
+
 def test_a_round_counts_its_voxels_after_each_step(blob_model_path, blob_volume):
     volume, blob_a, _ = blob_volume
     stroke = np.zeros(volume.shape, dtype=bool)
