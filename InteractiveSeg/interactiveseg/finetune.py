@@ -229,7 +229,7 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
             uncertain = torch.zeros_like(uncertain)
         uncertain &= ~known_background
         targets = labels.reshape(-1).long()
-        weights = bifseg_weights(foreground, background, uncertain, targets, settings.omega)
+        weights = bifseg_weights(foreground, background, uncertain, targets, settings.omega, settings.balance_power)
         candidates = torch.nonzero(weights > 0).squeeze(1)
         if not all(bool((weights[targets == label] > 0).any()) for label in (0, 1)):
             # One label has no certain voxel: training on the other alone would only erase it.
@@ -256,10 +256,10 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
 
 
 def bifseg_weights(foreground: torch.Tensor, background: torch.Tensor, uncertain: torch.Tensor,
-                   targets: torch.Tensor, omega: float) -> torch.Tensor:
+                   targets: torch.Tensor, omega: float, balance_power: float = 1.0) -> torch.Tensor:
     """BIFSeg's per-voxel loss weights, flat: scribbles omega, uncertain voxels 0, the rest 1
     (uncertainty.loss_weights), then scaled so that each label carries half of the total (balance_labels)."""
-    return balance_labels(loss_weights(foreground, background, uncertain, omega).reshape(-1), targets)
+    return balance_labels(loss_weights(foreground, background, uncertain, omega).reshape(-1), targets, balance_power)
 
 
 def bifseg_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -271,8 +271,9 @@ def bifseg_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tens
     return (weights * per_voxel).sum() / weights.sum().clamp_min(1e-6)
 
 
-def balance_labels(weights: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Scale weights so that each label carries half of the total.
+def balance_labels(weights: torch.Tensor, targets: torch.Tensor, power: float = 1.0) -> torch.Tensor:
+    """Scale weights so that each label carries half of the total (`power` 1; 0 leaves them as they are,
+    and between, the labels' shares move part of the way to halves).
 
     Without this, a short stroke or a small object is a fraction of a percent of the
     loss and the fine-tuning learns nothing from it; worse, when a weak first mask is
@@ -283,7 +284,7 @@ def balance_labels(weights: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     for label in (0, 1):
         share = weights[targets == label].sum()
         if share > 0:
-            balanced[targets == label] *= 0.5 * total / share
+            balanced[targets == label] *= (0.5 * total / share) ** power
     return balanced
 
 

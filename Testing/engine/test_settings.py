@@ -31,6 +31,7 @@ def test_as_dict_is_json_and_round_trips():
                                                 ({"iterations": 2.5}, "iterations must be a whole number"),
                                                 ({"keep_connected": "yes"}, "must be true or false"),
                                                 ({"walk_gamma": True}, "walk_gamma must be a number"),
+                                                ({"balance_power": 1.5}, "balance_power must be from 0 to 1"),
                                                 ({"crf.iterations": 2.5}, "crf.iterations must be a whole")])
 def test_bad_overrides_are_refused(overrides, message):
     with pytest.raises(InputError, match=message):

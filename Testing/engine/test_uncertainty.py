@@ -30,3 +30,11 @@ def test_uncertainty_map_is_zero_when_confident_and_positive_between_thresholds(
     u = uncertainty_map(probability, 0.2, 0.8).numpy()
     assert u[0] == u[1] == u[5] == u[6] == 0
     assert np.all(u[2:5] > 0) and u[3] == u.max() == 1.0
+
+
+def test_each_label_carries_half_of_the_loss_or_its_own_share_by_the_balance_power():
+    from interactiveseg.finetune import balance_labels
+    weights = torch.ones(10)
+    targets = torch.tensor([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])  # a small object: 1 voxel in 10
+    share = [float(balance_labels(weights, targets, power)[targets == 1].sum()) / 10 for power in (1.0, 0.5, 0.0)]
+    assert share[0] == 0.5 and share[2] == 0.1 and 0.1 < share[1] < 0.5
