@@ -80,28 +80,58 @@ class GridState:
         return self.pairwise[key]
 
 
-def apply_classifier(network: SplitNetwork, features: torch.Tensor) -> torch.Tensor:
+def apply_classifier(network: SplitNetwork, features: torch.Tensor, extra: tuple | None = None) -> torch.Tensor:
     """Logits (2, n) for features (C, n): the 1x1 classifier applied voxel by voxel.
 
     A 1x1 convolution is a matrix product per voxel; computing it as one (as F.linear)
     is several times faster than a convolution over an n x 1 image, forwards and backwards.
+    `extra`, (rows (n, E), weight (hidden, E)), adds inputs to the first layer (StrokeInputs).
     """
     x = features.t()
+    first = True
     for layer in network.classifier:
         if isinstance(layer, (torch.nn.Conv2d, torch.nn.Conv3d)):
             x = F.linear(x, layer.weight.flatten(1), layer.bias)
+            if first and extra is not None:
+                x = x + F.linear(extra[0].to(x.dtype), extra[1].to(x.dtype))
+            first = False
         else:
             x = layer(x)
     return x.t()
 
 
-def predict(network: SplitNetwork, state: GridState, chunk: int = 1 << 20) -> torch.Tensor:
+def predict(network: SplitNetwork, state: GridState, chunk: int = 1 << 20,
+            extra: "StrokeInputs | None" = None) -> torch.Tensor:
     """Foreground probability (k, j, i) from the cached features."""
     flat = state.features.reshape(state.features.shape[0], -1)
     with torch.no_grad(), mixed_precision(flat.device):
-        parts = [torch.softmax(apply_classifier(network, flat[:, s:s + chunk]).float(), 0)[1]
+        parts = [torch.softmax(apply_classifier(network, flat[:, s:s + chunk],
+                                                None if extra is None else extra.part(slice(s, s + chunk))
+                                                ).float(), 0)[1]
                  for s in range(0, flat.shape[1], chunk)]
     return torch.cat(parts).reshape(state.image.shape)
+
+
+class StrokeInputs:
+    """Where the strokes are, as more inputs to the classifier's first layer: exp(-d / reach) for
+    the geodesic distance d to the foreground and to the background strokes (`stroke_input_reach`),
+    and the normalised intensity (`stroke_input_intensity`). Their weights start at zero each round
+    (the classifier's map unchanged) and are learnt with the head, so a stroke teaches "what is near
+    and connected to here" as well as "what looks like this". Only when the head alone learns."""
+
+    def __init__(self, state: GridState, foreground: torch.Tensor, background: torch.Tensor, settings: Settings,
+                 hidden: int):
+        reach = settings.stroke_input_reach * min(state.spacing)
+        columns = [torch.exp(-geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight,
+                                                5 * reach) / reach).reshape(-1) for seeds in (foreground, background)
+                   if reach > 0]
+        if settings.stroke_input_intensity:
+            columns.append(state.image.reshape(-1))
+        self.rows = torch.stack(columns, 1).contiguous()
+        self.weight = torch.zeros(hidden, self.rows.shape[1], device=self.rows.device, requires_grad=True)
+
+    def part(self, index) -> tuple:
+        return self.rows[index], self.weight
 
 
 SLICES_PER_PASS = 16  # a 2D network sees the box this many slices at a time
@@ -211,7 +241,12 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
     generator = torch.Generator().manual_seed(settings.seed)
     trainable = (network.classifier.parameters() if settings.finetune_scope == "classifier"
                  else network.parameters())
-    optimizer = torch.optim.Adam(list(trainable), lr=settings.learning_rate)
+    groups = [{"params": list(trainable)}]
+    extra = None
+    if (settings.stroke_input_reach > 0 or settings.stroke_input_intensity) and settings.finetune_scope == "classifier":
+        extra = StrokeInputs(state, foreground, background, settings, network.classifier[0].out_channels)
+        groups.append({"params": [extra.weight], "lr": settings.learning_rate * settings.stroke_input_lr})
+    optimizer = torch.optim.Adam(groups, lr=settings.learning_rate)
     near_fg, near_bg = _near_scribbles(state, foreground, background, settings)
     known_background = state.known_background(foreground)
     interaction = torch.zeros_like(foreground)
@@ -241,7 +276,8 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
         for step in range(settings.iterations):
             check_cancel(cancel)
             index = _sample(candidates, settings.pixels_per_step, generator, settings.finetune_scope)
-            loss = bifseg_loss(_logits(network, state, index, settings.finetune_scope), targets[index], weights[index])
+            loss = bifseg_loss(_logits(network, state, index, settings.finetune_scope, extra), targets[index],
+                               weights[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -251,7 +287,7 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
         network.eval()
         if settings.finetune_scope == "all":
             state.features = compute_features(network, state.image, state.dims)
-        probability = predict(network, state).to(device)
+        probability = predict(network, state, extra=extra).to(device)
     return probability, interaction
 
 
@@ -297,9 +333,10 @@ def _near_scribbles(state: GridState, foreground: torch.Tensor, background: torc
     return near[0], near[1]
 
 
-def _logits(network: SplitNetwork, state: GridState, index: torch.Tensor, scope: str) -> torch.Tensor:
+def _logits(network: SplitNetwork, state: GridState, index: torch.Tensor, scope: str,
+            extra: StrokeInputs | None = None) -> torch.Tensor:
     if scope == "classifier":
-        return apply_classifier(network, state.voxel_rows()[index].t())
+        return apply_classifier(network, state.voxel_rows()[index].t(), None if extra is None else extra.part(index))
     with mixed_precision(state.image.device):
         logits = from_network_batch(network(network_batch(network, state.image[None])), state.dims)
     return logits.reshape(2, -1)[:, index]

@@ -52,6 +52,9 @@ class Settings:
     trust_reach: float = 0.0  # grid voxels over which a background stroke weakens the prior's foreground; 0: not
     stroke_claims: bool = False  # a background stroke inside the mask takes back the region it reaches first
     one_way_rounds: bool = False  # a round with strokes of one label only: background only removes, foreground adds
+    stroke_input_reach: float = 0.0  # >0: distance to the strokes is a head input, fading over this (grid voxels)
+    stroke_input_intensity: bool = False  # with it, the normalised intensity too
+    stroke_input_lr: float = 10.0  # those inputs' learning rate, times learning_rate
     balance_power: float = 1.0  # 1: each label half of the loss (a small object's boundary moves out); 0: as counted
     seed: int = 0
     crf: CrfParameters = field(default_factory=CrfParameters)
@@ -115,6 +118,8 @@ class Settings:
             raise InputError(f"finetune_scope must be 'classifier' or 'all', got {self.finetune_scope!r}.")
         if self.walk_beta < 0 or self.walk_gamma <= 0 or self.native_gamma <= 0 or self.walk_iterations < 1:
             raise InputError("walk_beta must be >= 0, walk_gamma and native_gamma > 0, walk_iterations >= 1.")
+        if self.stroke_input_reach < 0 or self.stroke_input_lr <= 0:
+            raise InputError("stroke_input_reach must be >= 0 grid voxels and stroke_input_lr > 0.")
         if not 0.0 <= self.balance_power <= 1.0:
             raise InputError(f"balance_power must be from 0 to 1, got {self.balance_power}.")
         if self.protect_depth < 0:
