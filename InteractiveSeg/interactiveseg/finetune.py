@@ -88,13 +88,11 @@ def apply_classifier(network: SplitNetwork, features: torch.Tensor, extra: tuple
     `extra`, (rows (n, E), weight (hidden, E)), adds inputs to the first layer (StrokeInputs).
     """
     x = features.t()
-    first = True
-    for layer in network.classifier:
+    for position, layer in enumerate(network.classifier):
         if isinstance(layer, (torch.nn.Conv2d, torch.nn.Conv3d)):
             x = F.linear(x, layer.weight.flatten(1), layer.bias)
-            if first and extra is not None:
+            if position == 0 and extra is not None:
                 x = x + F.linear(extra[0].to(x.dtype), extra[1].to(x.dtype))
-            first = False
         else:
             x = layer(x)
     return x.t()
@@ -106,8 +104,7 @@ def predict(network: SplitNetwork, state: GridState, chunk: int = 1 << 20,
     flat = state.features.reshape(state.features.shape[0], -1)
     with torch.no_grad(), mixed_precision(flat.device):
         parts = [torch.softmax(apply_classifier(network, flat[:, s:s + chunk],
-                                                None if extra is None else extra.part(slice(s, s + chunk))
-                                                ).float(), 0)[1]
+                                                StrokeInputs.part_of(extra, slice(s, s + chunk))).float(), 0)[1]
                  for s in range(0, flat.shape[1], chunk)]
     return torch.cat(parts).reshape(state.image.shape)
 
@@ -122,6 +119,7 @@ class StrokeInputs:
     def __init__(self, state: GridState, foreground: torch.Tensor, background: torch.Tensor, settings: Settings,
                  hidden: int):
         reach = settings.stroke_input_reach * min(state.spacing)
+        # Distances are bounded at 5 reaches, where exp(-d / reach) < 0.01; farther voxels get 0.
         columns = [torch.exp(-geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight,
                                                 5 * reach) / reach).reshape(-1) for seeds in (foreground, background)
                    if reach > 0]
@@ -130,8 +128,19 @@ class StrokeInputs:
         self.rows = torch.stack(columns, 1).contiguous()
         self.weight = torch.zeros(hidden, self.rows.shape[1], device=self.rows.device, requires_grad=True)
 
-    def part(self, index) -> tuple:
-        return self.rows[index], self.weight
+    @classmethod
+    def for_round(cls, network: SplitNetwork, state: GridState, foreground: torch.Tensor, background: torch.Tensor,
+                  settings: Settings) -> "StrokeInputs | None":
+        """The round's inputs, or None when the settings ask for none or every layer learns."""
+        wanted = settings.stroke_input_reach > 0 or settings.stroke_input_intensity
+        if not wanted or settings.finetune_scope != "classifier":
+            return None
+        return cls(state, foreground, background, settings, network.classifier[0].out_channels)
+
+    @staticmethod
+    def part_of(extra: "StrokeInputs | None", index) -> tuple | None:
+        """apply_classifier's `extra` for the voxels at `index` (None without inputs)."""
+        return None if extra is None else (extra.rows[index], extra.weight)
 
 
 SLICES_PER_PASS = 16  # a 2D network sees the box this many slices at a time
@@ -242,9 +251,8 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
     trainable = (network.classifier.parameters() if settings.finetune_scope == "classifier"
                  else network.parameters())
     groups = [{"params": list(trainable)}]
-    extra = None
-    if (settings.stroke_input_reach > 0 or settings.stroke_input_intensity) and settings.finetune_scope == "classifier":
-        extra = StrokeInputs(state, foreground, background, settings, network.classifier[0].out_channels)
+    extra = StrokeInputs.for_round(network, state, foreground, background, settings)
+    if extra is not None:
         groups.append({"params": [extra.weight], "lr": settings.learning_rate * settings.stroke_input_lr})
     optimizer = torch.optim.Adam(groups, lr=settings.learning_rate)
     near_fg, near_bg = _near_scribbles(state, foreground, background, settings)
@@ -336,7 +344,7 @@ def _near_scribbles(state: GridState, foreground: torch.Tensor, background: torc
 def _logits(network: SplitNetwork, state: GridState, index: torch.Tensor, scope: str,
             extra: StrokeInputs | None = None) -> torch.Tensor:
     if scope == "classifier":
-        return apply_classifier(network, state.voxel_rows()[index].t(), None if extra is None else extra.part(index))
+        return apply_classifier(network, state.voxel_rows()[index].t(), StrokeInputs.part_of(extra, index))
     with mixed_precision(state.image.device):
         logits = from_network_batch(network(network_batch(network, state.image[None])), state.dims)
     return logits.reshape(2, -1)[:, index]

@@ -38,8 +38,8 @@ def test_without_the_inputs_the_same_strokes_cannot_tell_the_ends_apart():
 
 def test_the_inputs_start_with_no_effect_on_the_pretrained_map():
     network, state, foreground, background = flat_case()
-    extra = StrokeInputs(state, foreground, background, Settings(stroke_input_reach=4.0,
-                                                                 stroke_input_intensity=True), 32)
+    extra = StrokeInputs.for_round(network, state, foreground, background,
+                                   Settings(stroke_input_reach=4.0, stroke_input_intensity=True))
     assert extra.rows.shape == (foreground.numel(), 3)
     assert float(extra.rows[foreground.reshape(-1), 0].min()) == 1.0  # exp(-0) on the foreground stroke
     assert torch.equal(predict(network, state, extra=extra), predict(network, state))
