@@ -116,26 +116,25 @@ class StrokeInputs:
     (the classifier's map unchanged) and are learnt with the head, so a stroke teaches "what is near
     and connected to here" as well as "what looks like this". Only when the head alone learns."""
 
-    def __init__(self, state: GridState, foreground: torch.Tensor, background: torch.Tensor, settings: Settings,
-                 hidden: int):
+    def __init__(self, state: GridState, distances: tuple, settings: Settings, hidden: int):
         reach = settings.stroke_input_reach * min(state.spacing)
-        # Distances are bounded at 5 reaches, where exp(-d / reach) < 0.01; farther voxels get 0.
-        columns = [torch.exp(-geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight,
-                                                5 * reach) / reach).reshape(-1) for seeds in (foreground, background)
-                   if reach > 0]
+        # The distances reach at least 5 reaches (stroke_distances), where exp(-d / reach) < 0.01;
+        # farther voxels get 0.
+        columns = [torch.exp(-distance / reach).reshape(-1) for distance in distances if reach > 0]
         if settings.stroke_input_intensity:
             columns.append(state.image.reshape(-1))
         self.rows = torch.stack(columns, 1).contiguous()
         self.weight = torch.zeros(hidden, self.rows.shape[1], device=self.rows.device, requires_grad=True)
 
     @classmethod
-    def for_round(cls, network: SplitNetwork, state: GridState, foreground: torch.Tensor, background: torch.Tensor,
+    def for_round(cls, network: SplitNetwork, state: GridState, distances: tuple,
                   settings: Settings) -> "StrokeInputs | None":
-        """The round's inputs, or None when the settings ask for none or every layer learns."""
+        """The round's inputs, or None when the settings ask for none or every layer learns.
+        `distances`: the geodesic distances to the foreground and background strokes (stroke_distances)."""
         wanted = settings.stroke_input_reach > 0 or settings.stroke_input_intensity
         if not wanted or settings.finetune_scope != "classifier":
             return None
-        return cls(state, foreground, background, settings, network.classifier[0].out_channels)
+        return cls(state, distances, settings, network.classifier[0].out_channels)
 
     @staticmethod
     def part_of(extra: "StrokeInputs | None", index) -> tuple | None:
@@ -251,11 +250,13 @@ def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor
     trainable = (network.classifier.parameters() if settings.finetune_scope == "classifier"
                  else network.parameters())
     groups = [{"params": list(trainable)}]
-    extra = StrokeInputs.for_round(network, state, foreground, background, settings)
+    distances = stroke_distances(state, foreground, background, settings)
+    extra = StrokeInputs.for_round(network, state, distances, settings)
     if extra is not None:
         groups.append({"params": [extra.weight], "lr": settings.learning_rate * settings.stroke_input_lr})
     optimizer = torch.optim.Adam(groups, lr=settings.learning_rate)
-    near_fg, near_bg = _near_scribbles(state, foreground, background, settings)
+    near = settings.geodesic_radius * min(state.spacing)
+    near_fg, near_bg = (distance <= near for distance in distances)
     known_background = state.known_background(foreground)
     interaction = torch.zeros_like(foreground)
     total = settings.alternations * settings.iterations
@@ -332,13 +333,14 @@ def balance_labels(weights: torch.Tensor, targets: torch.Tensor, power: float = 
     return balanced
 
 
-def _near_scribbles(state: GridState, foreground: torch.Tensor, background: torch.Tensor,
-                    settings: Settings) -> tuple:
-    """Voxels within the geodesic radius of each kind of scribble (labels do not matter, so once per round)."""
-    reach = settings.geodesic_radius * min(state.spacing)
-    near = [geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight, reach) <= reach
-            for seeds in (foreground, background)]
-    return near[0], near[1]
+def stroke_distances(state: GridState, foreground: torch.Tensor, background: torch.Tensor,
+                     settings: Settings) -> tuple:
+    """Geodesic distances to the foreground and to the background strokes, once per round for both of
+    their uses: "near a scribble" (`geodesic_radius`) and the head's inputs (5 x `stroke_input_reach`).
+    Bounded at the larger of the two; below a bound the distances are exact, so either use reads the same."""
+    bound = max(settings.geodesic_radius, 5 * settings.stroke_input_reach) * min(state.spacing)
+    return tuple(geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight, bound)
+                 for seeds in (foreground, background))
 
 
 def _logits(network: SplitNetwork, state: GridState, index: torch.Tensor, scope: str,

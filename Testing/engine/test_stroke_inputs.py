@@ -1,7 +1,10 @@
 """The strokes' geodesic distance (and the intensity) as inputs of the fine-tuned classifier (`stroke_input_*`)."""
 import torch
 
-from interactiveseg.finetune import GridState, StrokeInputs, fine_tune, predict
+import math
+
+from interactiveseg.finetune import GridState, StrokeInputs, fine_tune, predict, stroke_distances
+from interactiveseg.geodesic import geodesic_distance
 from interactiveseg.networks import build_network, unet_architecture
 from interactiveseg.settings import Settings
 
@@ -38,8 +41,21 @@ def test_without_the_inputs_the_same_strokes_cannot_tell_the_ends_apart():
 
 def test_the_inputs_start_with_no_effect_on_the_pretrained_map():
     network, state, foreground, background = flat_case()
-    extra = StrokeInputs.for_round(network, state, foreground, background,
-                                   Settings(stroke_input_reach=4.0, stroke_input_intensity=True))
+    settings = Settings(stroke_input_reach=4.0, stroke_input_intensity=True)
+    extra = StrokeInputs.for_round(network, state, stroke_distances(state, foreground, background, settings), settings)
     assert extra.rows.shape == (foreground.numel(), 3)
     assert float(extra.rows[foreground.reshape(-1), 0].min()) == 1.0  # exp(-0) on the foreground stroke
     assert torch.equal(predict(network, state, extra=extra), predict(network, state))
+
+
+def test_one_distance_serves_both_uses_as_if_each_had_its_own_bound():
+    """The inputs' longer bound does not change which voxels are near a stroke (`geodesic_radius`)."""
+    torch.manual_seed(1)
+    _, state, foreground, background = flat_case()
+    state.image = torch.rand(SHAPE)  # edges, so that geodesic and straight distances differ
+    settings = Settings(geodesic_radius=2.0, stroke_input_reach=4.0)
+    shared = stroke_distances(state, foreground, background, settings)
+    for seeds, distance in zip((foreground, background), shared):
+        own = geodesic_distance(state.image, seeds, state.spacing, settings.geodesic_intensity_weight, 2.0)
+        assert torch.equal(own <= 2.0, distance <= 2.0)
+        assert math.isinf(float(own.max())) and float(distance[distance < math.inf].max()) > 2.0
