@@ -21,6 +21,7 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
+from .appearance import with_appearance
 from .crf import crf_kernels, crf_refine
 from .components import keep_object
 from .devices import mixed_precision
@@ -214,9 +215,15 @@ def native_update(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Te
     boundary. So it may move the grid's boundary by at most `native_band` grid voxels: voxels
     farther from it keep the grid's label, and a stroke cannot leak along a neighbouring
     structure that the grid walk kept out (0: no limit).
+
+    With `native_appearance`, the prior first moves by the object's intensities within one grid
+    voxel of its boundary (appearance.py), where the grid's resampled boundary can be a voxel off.
     """
     gamma = settings.native_gamma * (min(spacing) / min(grid_spacing)) ** 2
     fixed_fg, fixed_bg = foreground, background | (outside_box & ~foreground)
+    if settings.native_appearance > 0:
+        one_grid_voxel = [max(1, math.ceil(g / h - 1e-6)) for g, h in zip(grid_spacing, spacing)]
+        prior = with_appearance(prior, image, foreground, background, one_grid_voxel, settings.native_appearance)
     if settings.native_band:
         inside = prior > 0.5
         radius = [max(1, math.ceil(settings.native_band * g / h - 1e-6)) for g, h in zip(grid_spacing, spacing)]

@@ -66,7 +66,10 @@ def first_mask_region(prepared: PreparedInput, grid_probability: torch.Tensor, s
         return None
     prior = crop_prior(prepared, grid_probability)
     none = torch.zeros_like(prior, dtype=torch.bool)
-    walk = settings.updated(native_band=settings.first_walk_band, native_gamma=settings.first_walk_gamma)
+    # Not the rounds' appearance term: learnt from the network's own mask, it scored lower here
+    # (EXPERIMENTS.md, "the object's own intensities").
+    walk = settings.updated(native_band=settings.first_walk_band, native_gamma=settings.first_walk_gamma,
+                            native_appearance=0.0)
     region = walk_on_region(prepared, prior, none, none, walk, cancel)
     inside = torch.from_numpy(~prepared.crop.outside_in_region(prepared.box)).to(prior.device)
     before, after = int(((prior >= 0.5) & inside).sum()), int((region >= 0.5).sum())

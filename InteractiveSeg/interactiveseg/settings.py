@@ -46,6 +46,7 @@ class Settings:
     native_gamma: float = 0.1  # the prior's hold in that walk, per grid voxel's area
     native_band: int = 0  # grid voxels that walk may move the grid's boundary by; 0: no limit
     native_beta: float | None = None  # that walk's edge sensitivity; None: walk_beta
+    native_appearance: float = 0.0  # >0: that walk's prior moves by the object's intensities near its boundary
     first_walk_band: int = 0  # >0: grid voxels the first mask's boundary may move onto edges (region_walk.py)
     first_walk_gamma: float = 0.01  # the network's hold in that walk, per grid voxel's area
     trust_power: float = 0.0  # >0: strokes against a sure network weaken the walk's prior hold (prior_trust.py)
@@ -128,6 +129,8 @@ class Settings:
             raise InputError(f"native_beta must be >= 0, got {self.native_beta}.")
         if self.trust_power < 0 or self.trust_reach < 0:
             raise InputError(f"trust_power and trust_reach must be >= 0, got {self.trust_power}, {self.trust_reach}.")
+        if self.native_appearance < 0:
+            raise InputError(f"native_appearance must be >= 0, got {self.native_appearance}.")
         if self.native_band < 0:
             raise InputError(f"native_band must be >= 0 grid voxels, got {self.native_band}.")
         if self.first_walk_band < 0 or self.first_walk_gamma <= 0:

@@ -159,10 +159,10 @@ def main(argv=None) -> int:
 
 CARD_DEFAULT_KEYS = ("omega", "t0", "t1", "alternations", "iterations", "learning_rate", "geodesic_radius",
                      "geodesic_intensity_weight", "keep_connected", "local_edits", "carry_result", "random_walk",
-                     "walk_beta", "walk_gamma", "native_walk", "native_gamma", "native_band", "first_walk_band",
-                     "first_walk_gamma", "protect_depth", "trust_power", "trust_reach", "stroke_claims",
-                     "one_way_rounds", "stroke_input_reach", "stroke_input_intensity", "stroke_input_lr",
-                     "crf")  # what the card records
+                     "walk_beta", "walk_gamma", "native_walk", "native_gamma", "native_band", "native_appearance",
+                     "first_walk_band", "first_walk_gamma", "protect_depth", "trust_power", "trust_reach",
+                     "stroke_claims", "one_way_rounds", "stroke_input_reach", "stroke_input_intensity",
+                     "stroke_input_lr", "crf")  # what the card records
 
 
 def _checked_candidates(candidates) -> list:
