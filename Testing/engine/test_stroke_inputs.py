@@ -1,7 +1,7 @@
 """The strokes' geodesic distance (and the intensity) as inputs of the fine-tuned classifier (`stroke_input_*`)."""
-import torch
-
 import math
+
+import torch
 
 from interactiveseg.finetune import GridState, StrokeInputs, fine_tune, predict, stroke_distances
 from interactiveseg.geodesic import geodesic_distance
