@@ -32,6 +32,10 @@ from .geodesic import geodesic_distance
 from .random_walk import prior_random_walk
 
 FLOOR = 0.02  # the least share of the hold kept: a region touching no stroke still has a prior
+# A claim on more of the mask than this is not made. A background stroke on the object's own
+# intensity (a rim voxel the reference leaves out) reaches the whole uniform object before the
+# mask's edge; a stroke in a wrong region takes that region only, a part of the mask.
+CLAIM_MOST = 0.5
 
 
 def contradiction(probability: torch.Tensor, strokes: torch.Tensor, label: int) -> float:
@@ -72,14 +76,17 @@ def hold_scale(first: torch.Tensor, prior: torch.Tensor, image: torch.Tensor, fo
 
 def after_claims(first: torch.Tensor, prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor,
                  background: torch.Tensor, outside_box: torch.Tensor | None, spacing, beta: float, edges: list,
-                 iterations: int) -> torch.Tensor:
+                 iterations: int, most: float = CLAIM_MOST) -> torch.Tensor:
     """The walk's prior with what the background strokes claim (`claimed`) scaled down by how surely the
-    pretrained network (`first`) called those strokes foreground: p (1 - contradiction x claim)."""
+    pretrained network (`first`) called those strokes foreground: p (1 - contradiction x claim).
+    A claim on more than `most` of the prior's mask is not made: the walk alone answers those strokes."""
     lost = contradiction(first, background, 0)
     if lost == 0:
         return prior
-    return prior * (1.0 - lost * claimed(prior, image, foreground, background, outside_box, spacing, beta, edges,
-                                         iterations))
+    claim = claimed(prior, image, foreground, background, outside_box, spacing, beta, edges, iterations)
+    if float((claim >= 0.5)[prior >= 0.5].float().mean()) > most:
+        return prior
+    return prior * (1.0 - lost * claim)
 
 
 def claimed(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Tensor, background: torch.Tensor,

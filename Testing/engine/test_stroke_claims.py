@@ -3,7 +3,7 @@ import torch
 
 from interactiveseg import Settings
 from interactiveseg.finetune import GridState, global_update
-from interactiveseg.prior_trust import claimed
+from interactiveseg.prior_trust import after_claims, claimed
 
 
 def chest_like_scene():
@@ -72,3 +72,28 @@ def test_a_hole_in_the_mask_does_not_bound_the_claim():
     share = claimed(holed, state.image, torch.zeros_like(stroke), stroke, state.outside_box, state.spacing, 10.0,
                     state.walk_edges(10.0), 100)
     assert share[cavity_a & (holed >= 0.5)].mean() > 0.9
+
+
+def test_a_claim_on_most_of_the_mask_is_not_made_and_a_smaller_one_is():
+    """CLAIM_MOST: a background stroke on the object's own intensity, inside a mask one voxel too wide
+    round a uniform object, would claim the whole object; the chest's cavity, a fifth of its mask, is
+    still claimed."""
+    shape = (10, 32, 32)
+    image = 0.02 * torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    image[2:8, 5:27, 5:27] += 1.0  # the object
+    prior = torch.full(shape, 0.02)
+    prior[1:9, 4:28, 4:28] = 0.98  # a voxel too wide all round
+    outside = torch.ones(shape, dtype=torch.bool)
+    outside[:, 2:-2, 2:-2] = False
+    state = GridState(image, torch.zeros((1, *shape)), (1.0, 1.0, 1.0), 3, outside)
+    stroke = torch.zeros(shape, dtype=torch.bool)
+    stroke[4, 4:6, 15] = True  # on the false rim and the object's edge beside it
+    nothing = torch.zeros_like(stroke)
+    args = (image, nothing, stroke, outside, state.spacing, 10.0, state.walk_edges(10.0), 100)
+    unbounded = after_claims(prior, prior, *args, most=1.0)
+    assert float((unbounded < 0.5)[prior >= 0.5].float().mean()) > 0.5  # it would take most of the mask
+    assert torch.equal(after_claims(prior, prior, *args), prior)  # so by default it is not made
+    chest, chest_prior, _, cavity_a, _, cavity_stroke = chest_like_scene()
+    kept = after_claims(chest_prior, chest_prior, chest.image, torch.zeros_like(cavity_stroke), cavity_stroke,
+                        chest.outside_box, chest.spacing, 10.0, chest.walk_edges(10.0), 100)
+    assert float(kept[cavity_a].mean()) < 0.1
