@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .morphology import grow, shrink
+
 BINS = 32
 CLAMP = 3.0  # |log-likelihood ratio| at most: one intensity never overrules the prior outright
 
@@ -42,30 +44,11 @@ def with_appearance(prior: torch.Tensor, image: torch.Tensor, foreground: torch.
     k, j, i) of its boundary. Inside is the mask eroded by `radius` and the foreground strokes; outside,
     the ring between `radius` and 2 x `radius` beyond the mask and the background strokes."""
     mask = prior > 0.5
-    near, core = _grow(mask, radius), _shrink(mask, radius)
+    near, core = grow(mask, radius), shrink(mask, radius)
     inside = (core | foreground) & ~background
-    outside = ((_grow(mask, [2 * r for r in radius]) & ~near) | background) & ~foreground
+    outside = ((grow(mask, [2 * r for r in radius]) & ~near) | background) & ~foreground
     band = near & ~core
     p = prior[band].clamp(1e-4, 1 - 1e-4)
     moved = prior.clone()
     moved[band] = torch.sigmoid(torch.log(p / (1 - p)) + weight * intensity_log_odds(image, inside, outside, band))
     return moved
-
-
-def _grow(mask: torch.Tensor, radius) -> torch.Tensor:
-    """Dilation by a box of `radius` voxels per axis: one axis at a time (a box's maximum is separable),
-    as ORs of shifted views, several times faster on the CPU than max pooling the mask as floats."""
-    grown = mask.clone()
-    for axis, r in enumerate(radius):
-        source = grown.clone()
-        for shift in range(1, r + 1):
-            if shift >= mask.shape[axis]:
-                break
-            n = mask.shape[axis] - shift
-            grown.narrow(axis, 0, n).logical_or_(source.narrow(axis, shift, n))
-            grown.narrow(axis, shift, n).logical_or_(source.narrow(axis, 0, n))
-    return grown
-
-
-def _shrink(mask: torch.Tensor, radius) -> torch.Tensor:
-    return ~_grow(~mask, radius)

@@ -14,7 +14,6 @@ repeats the walk at the image's own resolution; the session calls both.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -27,6 +26,7 @@ from .components import keep_object
 from .devices import mixed_precision
 from .errors import Cancelled
 from .geodesic import geodesic_distance
+from .morphology import boundary_band, image_voxels
 from .networks import SplitNetwork
 from .prior_trust import after_claims, hold_scale
 from .preprocess import from_network_batch, network_batch
@@ -222,26 +222,16 @@ def native_update(prior: torch.Tensor, image: torch.Tensor, foreground: torch.Te
     gamma = settings.native_gamma * (min(spacing) / min(grid_spacing)) ** 2
     fixed_fg, fixed_bg = foreground, background | (outside_box & ~foreground)
     if settings.native_appearance > 0:
-        one_grid_voxel = [max(1, math.ceil(g / h - 1e-6)) for g, h in zip(grid_spacing, spacing)]
-        prior = with_appearance(prior, image, foreground, background, one_grid_voxel, settings.native_appearance)
+        prior = with_appearance(prior, image, foreground, background, image_voxels(1, grid_spacing, spacing),
+                                settings.native_appearance)
     if settings.native_band:
         inside = prior > 0.5
-        radius = [max(1, math.ceil(settings.native_band * g / h - 1e-6)) for g, h in zip(grid_spacing, spacing)]
-        far = ~boundary_band(inside, radius)
+        far = ~boundary_band(inside, image_voxels(settings.native_band, grid_spacing, spacing))
         fixed_fg = fixed_fg | (inside & far & ~background)
         fixed_bg = fixed_bg | (~inside & far & ~fixed_fg)
     beta = settings.walk_beta if settings.native_beta is None else settings.native_beta
     return prior_random_walk(prior, image, fixed_fg, fixed_bg, spacing, beta, gamma, settings.walk_iterations,
                              check=lambda: check_cancel(cancel))
-
-
-def boundary_band(mask: torch.Tensor, radius) -> torch.Tensor:
-    """Voxels within `radius` (voxels per axis, k, j, i) of the mask's boundary, on either side."""
-    kernel = [2 * r + 1 for r in radius]
-    as_float = mask.float()[None, None]
-    dilated = F.max_pool3d(as_float, kernel, stride=1, padding=list(radius))[0, 0] > 0.5
-    eroded = -F.max_pool3d(-as_float, kernel, stride=1, padding=list(radius))[0, 0] > 0.5
-    return dilated & ~eroded
 
 
 def fine_tune(network: SplitNetwork, state: GridState, probability: torch.Tensor,

@@ -1,7 +1,7 @@
 """The object's intensities as evidence at the prior's boundary (appearance.py, `native_appearance`)."""
 import torch
 
-from interactiveseg.appearance import _grow, intensity_log_odds, with_appearance
+from interactiveseg.appearance import intensity_log_odds, with_appearance
 
 SHAPE = (12, 24, 24)
 
@@ -40,14 +40,3 @@ def test_without_a_sample_of_either_side_the_prior_is_unchanged():
     flat = torch.zeros(SHAPE)
     assert torch.equal(with_appearance(prior, flat, none, none, [1, 1, 1], weight=1.0), prior)
 
-
-def test_the_separable_dilation_is_the_box_dilation():
-    """_grow works axis by axis; every voxel within the box of a marked one must be marked, nothing else."""
-    torch.manual_seed(2)
-    for shape, radius in (((5, 7, 3), (2, 4, 4)), ((1, 9, 9), (1, 1, 1)), ((6, 6, 6), (0, 2, 1))):
-        mask = torch.rand(shape) > 0.9
-        expected = torch.zeros(shape, dtype=torch.bool)
-        for k, j, i in torch.nonzero(mask).tolist():
-            expected[max(0, k - radius[0]):k + radius[0] + 1, max(0, j - radius[1]):j + radius[1] + 1,
-                     max(0, i - radius[2]):i + radius[2] + 1] = True
-        assert torch.equal(_grow(mask, radius), expected)

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from interactiveseg import Session, Settings, Volume
 from interactiveseg.errors import InputError
-from interactiveseg.finetune import boundary_band, native_update
+from interactiveseg.finetune import native_update
+from interactiveseg.morphology import boundary_band
 from interactiveseg.geometry import Box
 from interactiveseg.overlap import dice
 
