@@ -44,13 +44,18 @@ def walk_on_region(prepared: PreparedInput, prior: torch.Tensor, foreground: tor
     """The crop's prior probability (`crop_prior`) walked at the image's resolution, kept to the object.
 
     foreground, background: crop-sized bool tensors of strokes, on the prior's device.
+
+    The prior is already one object: the grid's component rule chose it. The walk can split it
+    into pieces that no longer touch at the image's resolution (a faint bridge on the grid, or
+    slices coarser than the grid's); every piece that touches the prior's mask stays, and only a
+    stray outside it goes (the largest piece alone dropped half of a small lesion).
     """
     device = prior.device
     outside = torch.from_numpy(prepared.crop.outside_in_region(prepared.box)).to(device)
     region = native_update(prior, prepared.region_image.to(device), foreground, background, outside,
                            prepared.region_spacing, prepared.grid_spacing, settings, cancel)
     if settings.keep_connected:
-        region = keep_object(region, ~outside, foreground)
+        region = keep_object(region, ~outside, foreground | (prior >= 0.5))
     return region
 
 

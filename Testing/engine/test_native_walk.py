@@ -6,12 +6,15 @@ import torch.nn.functional as F
 
 from interactiveseg import Session, Settings, Volume
 from interactiveseg.errors import InputError
+from interactiveseg.components import component_labels
 from interactiveseg.finetune import native_update
 from interactiveseg.morphology import boundary_band
 from interactiveseg.geometry import Box
 from interactiveseg.overlap import dice
+from interactiveseg.preprocess import prepare_input
+from interactiveseg.region_walk import walk_on_region
 
-from engine_fixtures import BLOB_BOX
+from engine_fixtures import BLOB_BOX, TINY_GRID
 
 
 def square_image(shape=(4, 90, 90), seed=0):
@@ -192,3 +195,23 @@ def test_a_round_counts_its_voxels_after_each_step(blob_model_path, blob_volume)
         assert all(isinstance(n, int) and n > 0 for n in result.steps.values())
         assert result.steps["components"] <= result.steps["grid walk"]  # the rule only removes
         assert list(result.steps)[-1] == last
+
+
+def test_every_piece_of_the_grid_s_object_stays_when_the_walk_splits_it():
+    """Two bright blocks a dark gap apart, one object on the grid: the walk at the image's resolution opens the
+    gap, and both pieces stay (the rule before kept the larger one only and dropped the other whole)."""
+    shape = (12, 96, 96)
+    left, right, gap = (np.zeros(shape, bool) for _ in range(3))
+    left[:, 31:62, 18:45] = True
+    gap[:, 31:62, 45:49] = True
+    right[:, 31:62, 49:74] = True
+    noise = np.random.default_rng(0).normal(0, 5, shape)
+    volume = Volume((noise + 100 * (left | right)).astype(np.float32), spacing=(1 / 3, 1 / 3, 2.0), modality="MR")
+    card = {"input": {"grid_shape": list(TINY_GRID), "margin_fraction": 0.0, "margin_minimum": 3}}
+    prepared = prepare_input(volume, Box.from_ijk([8, 8, 0, 87, 87, 11]), card)
+    left, right, gap = (torch.from_numpy(prepared.crop.extract(m)) for m in (left, right, gap))
+    prior = 0.9 * (left | right).float() + 0.52 * gap.float()  # the grid's one object, unsure over the gap
+    nothing = torch.zeros_like(left)
+    region = walk_on_region(prepared, prior, nothing, nothing, Settings(native_gamma=0.01)) > 0.5
+    assert component_labels(region.numpy()).max() >= 2  # the walk did split it
+    assert region[left].float().mean() > 0.9 and region[right].float().mean() > 0.9
