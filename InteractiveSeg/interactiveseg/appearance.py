@@ -46,7 +46,7 @@ def with_appearance(prior: torch.Tensor, image: torch.Tensor, foreground: torch.
     mask = prior > 0.5
     near, core = grow(mask, radius), shrink(mask, radius)
     inside = (core | foreground) & ~background
-    outside = ((grow(mask, [2 * r for r in radius]) & ~near) | background) & ~foreground
+    outside = ((grow(near, radius) & ~near) | background) & ~foreground  # grow(near, r) is grow(mask, 2r)
     band = near & ~core
     p = prior[band].clamp(1e-4, 1 - 1e-4)
     moved = prior.clone()
